@@ -1,0 +1,127 @@
+"""Errors and warnings that point at the spec text they are about.
+
+Every problem with a spec is an `ArchSpecError` carrying a `Span` (file, line,
+column). The CLI prints them as ``file:line:col: message`` followed by the
+offending line and a caret, the way compilers do, and never as a traceback.
+A `Diagnostics` object collects all of them so one run reports every mistake.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A place in a spec file: 1-based line and column, `length` characters wide."""
+
+    file: str
+    line: int
+    col: int
+    length: int = 1
+    source_line: str = field(default="", compare=False, repr=False)
+
+    def shifted(self, offset: int, length: int = 1) -> Span:
+        """The span `offset` characters further along the same line."""
+        return Span(self.file, self.line, self.col + offset, max(length, 1), self.source_line)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+UNKNOWN_SPAN = Span("<spec>", 1, 1)
+
+
+class ArchSpecError(Exception):
+    """Base of every error archspec reports about a spec."""
+
+    kind = "error"
+
+    def __init__(self, message: str, span: Span | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.span = span or UNKNOWN_SPAN
+
+    def format(self) -> str:
+        """`file:line:col: message`, then the line and a caret under the culprit."""
+        head = f"{self.span}: {self.kind}: {self.message}"
+        text = self.span.source_line
+        if not text:
+            return head
+        gutter = f"{self.span.line:>5} | "
+        caret = " " * (len(gutter) - 2) + "| " + " " * (self.span.col - 1)
+        caret += "^" * max(1, min(self.span.length, len(text) - self.span.col + 1))
+        return f"{head}\n{gutter}{text}\n{caret}"
+
+    def __str__(self) -> str:
+        return f"{self.span}: {self.message}"
+
+
+class SpecSyntaxError(ArchSpecError):
+    """The YAML or a layer expression does not parse."""
+
+
+class SpecNameError(ArchSpecError):
+    """An unknown op, block, parameter, variant or tensor name."""
+
+
+class SpecValueError(ArchSpecError):
+    """An argument of the wrong type or out of range."""
+
+
+class ShapeError(ArchSpecError):
+    """Shapes that do not fit: concat of different sizes, kernel larger than input, …"""
+
+
+class SpecWarning(ArchSpecError):
+    """Not fatal: reported by `archspec check` and in summaries."""
+
+    kind = "warning"
+
+
+class SpecErrors(ArchSpecError):
+    """Several errors found in one file; raised once all of them are collected."""
+
+    def __init__(self, errors: list[ArchSpecError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, first.span)
+        self.errors = errors
+
+    def format(self) -> str:
+        body = "\n".join(error.format() for error in self.errors)
+        count = len(self.errors)
+        return f"{body}\n{count} error{'s' if count != 1 else ''} found"
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """' — did you mean `x`?' when a close candidate exists, else ''."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f" — did you mean `{close[0]}`?" if close else ""
+
+
+class Diagnostics:
+    """Collects errors and warnings while a spec is processed."""
+
+    def __init__(self) -> None:
+        self.errors: list[ArchSpecError] = []
+        self.warnings: list[SpecWarning] = []
+
+    def error(self, error: ArchSpecError) -> None:
+        if not any(_same(error, seen) for seen in self.errors):
+            self.errors.append(error)
+
+    def warn(self, message: str, span: Span | None) -> None:
+        warning = SpecWarning(message, span)
+        if not any(_same(warning, seen) for seen in self.warnings):
+            self.warnings.append(warning)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            self.errors.sort(key=lambda e: (e.span.file, e.span.line, e.span.col))
+            raise SpecErrors(self.errors)
+
+
+def _same(a: ArchSpecError, b: ArchSpecError) -> bool:
+    return a.message == b.message and a.span == b.span

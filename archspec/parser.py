@@ -1,0 +1,714 @@
+"""Parse a spec: safe YAML for the structure, the Lark grammar for each layer
+expression. Produces the `ast.Spec`, collecting every syntax error it meets.
+
+Structure of a spec file (see README for the full language):
+
+    name, title, input            network identity and input shape (3x224x224)
+    defaults: {op: {arg: value}}  per-op default arguments
+    params / variants             named constants; a variant overrides them
+    blocks: {name: {params, inputs, <body>}}
+    layers: [entry, …]            the network body
+
+An entry is a layer expression string, or a one-key mapping: `name: body`
+(a named layer), `block label: args` (a block row like `inception 3a: [64,…]`)
+or a combinator `concat | residual | dense | scale | mean | if`; graph entries
+use `from:`, `head:` and `join: add | concat | mean | mul` over `from: [a, b]`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import ast
+from .errors import Diagnostics, Span, SpecSyntaxError, SpecValueError
+from .yamlspan import YList, YMap, YNode, YScalar, load_yaml
+
+COMBINATORS = ("concat", "residual", "dense", "scale", "mean")
+JOINS = ("add", "concat", "mean", "mul")
+TAP_KEYS = ("from", "head", "join")
+TOP_KEYS = (
+    "name", "title", "paper", "input", "defaults", "params", "variants",
+    "variant", "base", "blocks", "layers",
+)  # fmt: skip
+BLOCK_KEYS = ("params", "inputs", "columns", "doc", *COMBINATORS, "layers", "graph", "if")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@cache
+def _lark() -> Lark:
+    grammar = resources.files("archspec").joinpath("layers.lark").read_text(encoding="utf-8")
+    return Lark(
+        grammar,
+        start=["sequence", "expr"],
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
+
+
+# ------------------------------------------------------------------ expressions
+
+
+class _ToAst(Transformer):
+    """Lark tree → ast nodes, with spans made absolute from the YAML scalar's span."""
+
+    def __init__(self, base: Span) -> None:
+        super().__init__()
+        self.base = base
+
+    def _span(self, meta_or_token: object) -> Span:
+        line = getattr(meta_or_token, "line", None)
+        col = getattr(meta_or_token, "column", None)
+        if line is None or col is None:
+            return self.base
+        end = getattr(meta_or_token, "end_column", col + 1) or col + 1
+        length = end - col if getattr(meta_or_token, "end_line", line) == line else 1
+        if line != 1:  # folded multi-line scalar: point at the scalar itself
+            return self.base
+        return self.base.shifted(col - 1, length)
+
+    # --- layer expressions
+    @v_args(meta=True)
+    def sequence(self, meta, items):
+        if len(items) == 1:
+            return items[0]
+        return ast.Seq(tuple(items), span=self._span(meta))
+
+    @v_args(meta=True)
+    def item(self, meta, children):
+        call = children[0]
+        if len(children) == 2:
+            return ast.Repeat(call, children[1], span=self._span(meta))
+        return call
+
+    def repeat(self, children):
+        return children[1]
+
+    @v_args(meta=True)
+    def call(self, meta, children):
+        head, stride, width, args = children[0], None, None, []
+        for child in children[1:]:
+            tag, value = child
+            if tag == "stride":
+                stride = value
+            elif tag == "width":
+                width = value
+            elif tag == "positional":
+                args.append(ast.Arg(None, value, span=value.span))
+            else:
+                args.extend(value)
+        return ast.Call(head, stride, width, tuple(args), span=self._span(meta))
+
+    def named_head(self, children):
+        return str(children[0])
+
+    def computed_head(self, children):
+        return children[0]
+
+    def stride(self, children):
+        return ("stride", children[0])
+
+    def width(self, children):
+        return ("width", children[0])
+
+    def positional(self, children):
+        token = children[0]
+        span = self._span(token)
+        if token.type == "PERCENT":
+            return ("positional", ast.Num(float(token[:-1]) / 100, span=span))
+        return ("positional", ast.Num(_number(token), span=span))
+
+    def arglist(self, children):
+        return ("args", list(children))
+
+    @v_args(meta=True)
+    def keyword_arg(self, meta, children):
+        return ast.Arg(str(children[0]), children[1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def positional_arg(self, meta, children):
+        return ast.Arg(None, children[0], span=self._span(meta))
+
+    def word(self, children):
+        return ast.Str(str(children[0]), span=self._span(children[0]))
+
+    def brace(self, children):
+        return children[0]
+
+    # --- expressions
+    def number(self, children):
+        return ast.Num(_number(children[0]), span=self._span(children[0]))
+
+    def negative_number(self, children):
+        return ast.Num(-_number(children[0]), span=self._span(children[0]))
+
+    def string(self, children):
+        return ast.Str(str(children[0])[1:-1], span=self._span(children[0]))
+
+    def variable(self, children):
+        return ast.Var(str(children[0]), span=self._span(children[0]))
+
+    @v_args(meta=True)
+    def function(self, meta, children):
+        return ast.Func(str(children[0]), tuple(children[1:]), span=self._span(meta))
+
+    @v_args(meta=True)
+    def list_literal(self, meta, children):
+        return ast.ListLit(tuple(children), span=self._span(meta))
+
+    @v_args(meta=True)
+    def index(self, meta, children):
+        return ast.Index(children[0], children[1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def attribute(self, meta, children):
+        return ast.Attr(children[0], str(children[1]), span=self._span(meta))
+
+    def _binary(op):  # noqa: N805 - a factory used in the class body
+        @v_args(meta=True)
+        def build(self, meta, children):
+            return ast.BinOp(op, children[0], children[1], span=self._span(meta))
+
+        return build
+
+    add, sub, mul = _binary("+"), _binary("-"), _binary("*")
+    truediv, floordiv, mod = _binary("/"), _binary("//"), _binary("%")
+    @v_args(meta=True)
+    def or_test(self, meta, children):  # n-ary chains fold left
+        return _fold("or", children, self._span(meta))
+
+    @v_args(meta=True)
+    def and_test(self, meta, children):
+        return _fold("and", children, self._span(meta))
+
+    @v_args(meta=True)
+    def comparison(self, meta, children):
+        left, op, right = children
+        return ast.BinOp(str(op), left, right, span=self._span(meta))
+
+    @v_args(meta=True)
+    def test(self, meta, children):
+        then, test, otherwise = children
+        return ast.IfExpr(test, then, otherwise, span=self._span(meta))
+
+    @v_args(meta=True)
+    def neg(self, meta, children):
+        return ast.UnaryOp("-", children[0], span=self._span(meta))
+
+    @v_args(meta=True)
+    def not_op(self, meta, children):
+        return ast.UnaryOp("not", children[0], span=self._span(meta))
+
+    def unary(self, children):
+        return children[0]
+
+
+def _fold(op: str, items: list, span: Span):
+    result = items[0]
+    for item in items[1:]:
+        result = ast.BinOp(op, result, item, span=span)
+    return result
+
+
+def _number(token: Token | str) -> int | float:
+    text = str(token)
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _syntax_error(exc: UnexpectedInput, text: str, base: Span) -> SpecSyntaxError:
+    col = getattr(exc, "column", None)
+    span = base.shifted(col - 1) if isinstance(col, int) and col > 0 else base
+    if isinstance(exc, UnexpectedEOF) or (
+        isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
+    ):
+        return SpecSyntaxError(f"incomplete expression `{text}`", base.shifted(len(text)))
+    if isinstance(exc, UnexpectedCharacters):
+        char = text[col - 1] if 0 < col <= len(text) else "?"
+        return SpecSyntaxError(f"unexpected character `{char}` in `{text}`", span)
+    token = getattr(exc, "token", "")
+    return SpecSyntaxError(f"unexpected `{token}` in `{text}`", span)
+
+
+def parse_expression(text: str, span: Span, start: str = "sequence"):
+    """Parse a layer expression (`start="sequence"`) or a braced-style
+    expression (`start="expr"`); raises SpecSyntaxError pointing into `text`."""
+    if not text.strip():
+        raise SpecSyntaxError("empty expression", span)
+    try:
+        tree = _lark().parse(text, start=start)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, text, span) from None
+    return _ToAst(span).transform(tree)
+
+
+# ------------------------------------------------------------------ structure
+
+
+class _SpecReader:
+    """Turns the YAML tree into ast nodes; records errors instead of stopping."""
+
+    def __init__(self, diagnostics: Diagnostics) -> None:
+        self.diag = diagnostics
+
+    def error(self, exc: SpecSyntaxError | SpecValueError) -> None:
+        self.diag.error(exc)
+
+    # --- values
+    def expr(self, node: YNode) -> ast.Expr | None:
+        """A scalar field that holds a number, a word or an expression."""
+        if isinstance(node, YScalar):
+            value = node.value
+            if isinstance(value, bool):
+                return ast.Num(int(value), span=node.span)
+            if isinstance(value, int | float):
+                return ast.Num(value, span=node.span)
+            if value is None:
+                return ast.Str("none", span=node.span)
+            text = str(value).strip()
+            if text.startswith("{") and text.endswith("}"):
+                text, span = text[1:-1], node.span.shifted(1, len(text) - 2)
+            else:
+                span = node.span
+            if IDENTIFIER.match(text) and text not in ("true", "false"):
+                return ast.Str(text, span=span) if not node.quoted else ast.Str(text, span=span)
+            try:
+                return parse_expression(text, span, start="expr")
+            except SpecSyntaxError as exc:
+                self.error(exc)
+                return None
+        if isinstance(node, YList):
+            items = [self.expr(item) for item in node.items]
+            return ast.ListLit(tuple(i for i in items if i is not None), span=node.span)
+        self.error(SpecSyntaxError("expected a value, found a mapping", node.span))
+        return None
+
+    def args(self, node: YNode) -> tuple[ast.Arg, ...]:
+        """Arguments of a block row: a list (positional), a mapping, or one value."""
+        if isinstance(node, YMap):
+            out = []
+            for key, value in node.entries:
+                expr = self.expr(value)
+                if expr is not None:
+                    out.append(ast.Arg(str(key.value), expr, span=key.span))
+            return tuple(out)
+        items = node.items if isinstance(node, YList) else (node,)
+        out = []
+        for item in items:
+            expr = self.expr(item)
+            if expr is not None:
+                out.append(ast.Arg(None, expr, span=item.span))
+        return tuple(out)
+
+    # --- bodies
+    def body(self, node: YNode, label: str | None = None) -> ast.Node | None:
+        """A list of entries, one entry, or an expression string."""
+        if isinstance(node, YList):
+            items = [self.entry(item) for item in node.items]
+            return ast.Seq(tuple(i for i in items if i is not None), label, span=node.span)
+        entry = self.entry(node)
+        if label is not None and entry is not None:
+            return _with_label(entry, label)
+        return entry
+
+    def entry(self, node: YNode) -> ast.Node | None:
+        if isinstance(node, YScalar):
+            if not isinstance(node.value, str):
+                self.error(SpecSyntaxError(f"expected a layer, found `{node.value}`", node.span))
+                return None
+            try:
+                return parse_expression(node.value, node.span)
+            except SpecSyntaxError as exc:
+                self.error(exc)
+                return None
+        if isinstance(node, YList):
+            return self.body(node)
+        return self.mapping_entry(node)
+
+    def mapping_entry(self, node: YMap) -> ast.Node | None:
+        keys = node.keys()
+        if "if" in keys:
+            return self.conditional(node, None)
+        if keys and keys[0] in COMBINATORS:
+            return self.combinator(node, None)
+        if any(k in keys for k in TAP_KEYS):
+            return self.tap(node, None)
+        if len(node.entries) != 1:
+            self.error(
+                SpecSyntaxError(
+                    "an entry is `name: layers` or a combinator; "
+                    f"found several keys: {', '.join(keys)}",
+                    node.span,
+                )
+            )
+            return None
+        key, value = node.entries[0]
+        return self.labelled(key, value)
+
+    def labelled(self, key: YScalar, value: YNode) -> ast.Node | None:
+        """`conv1: conv7/2-64`, `inception 3a: [64, …]`, `stage: {concat: …}`."""
+        words = str(key.value).split()
+        if len(words) > 1:
+            # A block row as the paper prints it: `inception 3a: [64, 96, …]`.
+            label = " ".join(words)
+            return ast.Call(words[0], args=self.args(value), label=label, span=key.span)
+        label = words[0] if words else ""
+        if not IDENTIFIER.match(label):
+            self.error(SpecSyntaxError(f"`{label}` is not a valid layer name", key.span))
+            return None
+        if isinstance(value, YMap):
+            keys = value.keys()
+            if "if" in keys:
+                return self.conditional(value, label)
+            if keys and keys[0] in COMBINATORS:
+                return self.combinator(value, label)
+            if any(k in keys for k in (*TAP_KEYS, "layers")):
+                return self.tap(value, label)
+            # `bottleneck: {width: 64}` — a block called with keyword args
+            return ast.Call(label, args=self.args(value), span=key.span)
+        return self.body(value, label)
+
+    def combinator(self, node: YMap, label: str | None) -> ast.Node | None:
+        (kind_key, first), *rest = node.entries
+        kind = str(kind_key.value)
+        if kind in ("concat", "mean"):
+            if not isinstance(first, YList):
+                self.error(SpecSyntaxError(f"`{kind}` takes a list of branches", first.span))
+                return None
+            branches = tuple(b for b in (self.entry(item) for item in first.items) if b)
+        else:
+            body = self.body(first)
+            branches = (body,) if body is not None else ()
+        options = []
+        allowed = {
+            "residual": ("shortcut", "scale", "then"),
+            "dense": ("times",),
+            "scale": (),
+            "concat": (),
+            "mean": (),
+        }[kind]
+        for key, value in rest:
+            name = str(key.value)
+            if name not in allowed:
+                hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+                self.error(SpecSyntaxError(f"`{kind}` has no option `{name}`{hint}", key.span))
+                continue
+            parsed = self.body(value) if name == "then" else self.expr(value)
+            if name == "shortcut" and isinstance(value, YList | YMap):
+                parsed = self.body(value)
+            elif name == "shortcut" and isinstance(value, YScalar):
+                text = str(value.value)
+                parsed = (
+                    ast.Str(text, span=value.span)
+                    if text in ("auto", "identity", "projection", "none")
+                    else self.body(value)
+                )
+            if parsed is not None:
+                options.append((name, parsed, key.span))
+        if kind == "dense" and not any(name == "times" for name, _, _ in options):
+            self.error(SpecSyntaxError("`dense` needs `times: n`", kind_key.span))
+        return ast.Combine(kind, branches, tuple(options), label, span=kind_key.span)
+
+    def conditional(self, node: YMap, label: str | None) -> ast.Node | None:
+        extra = [k for k in node.keys() if k not in ("if", "then", "else")]
+        for key, _ in node.entries:
+            if str(key.value) in extra:
+                self.error(SpecSyntaxError(f"`if` has no key `{key.value}`", key.span))
+        test_node, then_node = node.get("if"), node.get("then")
+        if then_node is None:
+            self.error(SpecSyntaxError("`if` needs a `then:` body", node.span))
+            return None
+        test = self.expr(test_node) if test_node is not None else None
+        then = self.body(then_node)
+        else_node = node.get("else")
+        otherwise = self.body(else_node) if else_node is not None else None
+        if test is None or then is None:
+            return None
+        return ast.If(test, then, otherwise, label, span=node.span)
+
+    def tap(self, node: YMap, name: str | None) -> ast.Node | None:
+        sources: list[str] = []
+        body: ast.Node | None = None
+        join: str | None = None
+        is_head = False
+        when = None
+        for key, value in node.entries:
+            field_name = str(key.value)
+            if field_name == "from":
+                sources = self.names(value)
+            elif field_name in ("layers", "head"):
+                body = self.body(value)
+                is_head = field_name == "head"
+            elif field_name == "join":
+                join = str(value.value) if isinstance(value, YScalar) else ""
+                if join not in JOINS:
+                    self.error(SpecSyntaxError(
+                        f"`join` is one of {', '.join(JOINS)}, not `{join}`", value.span))
+            elif field_name == "when":
+                when = self.expr(value)
+            elif field_name == "name" and isinstance(value, YScalar):
+                name = str(value.value)
+            else:
+                self.error(
+                    SpecSyntaxError(
+                        f"unknown key `{field_name}` in a graph entry "
+                        "(use from, layers, head, join or when)",
+                        key.span,
+                    )
+                )
+        if join and body is not None:
+            self.error(SpecSyntaxError(f"a `{join}` join takes no layers", node.span))
+        if join and len(sources) < 2:
+            self.error(SpecSyntaxError(f"`{join}` joins two or more tensors", node.span))
+        return ast.Tap(name, tuple(sources), body, join, is_head, when, span=node.span)
+
+    def names(self, node: YNode) -> list[str]:
+        items = node.items if isinstance(node, YList) else (node,)
+        out = []
+        for item in items:
+            text = str(item.value) if isinstance(item, YScalar) else ""
+            if not IDENTIFIER.match(text):
+                self.error(SpecSyntaxError("expected a tensor name", item.span))
+                continue
+            out.append(text)
+        return out
+
+
+def _with_label(node: ast.Node, label: str) -> ast.Node:
+    if isinstance(node, ast.Call | ast.Seq | ast.Combine | ast.If):
+        return type(node)(**{**_fields(node), "label": label})
+    return ast.Seq((node,), label, span=node.span)
+
+
+def _fields(node) -> dict:
+    return {name: getattr(node, name) for name in node.__dataclass_fields__}
+
+
+# ------------------------------------------------------------------ files
+
+
+def parse_input_shape(node: YNode | None, diag: Diagnostics, span: Span) -> tuple[int, ...]:
+    if node is None:
+        diag.error(SpecSyntaxError("missing `input:` (e.g. `input: 3x224x224`)", span))
+        return (3, 224, 224)
+    text = str(node.value) if isinstance(node, YScalar) else ""
+    match = re.fullmatch(r"\s*(\d+)\s*[x×]\s*(\d+)\s*[x×]\s*(\d+)\s*", text)
+    if not match:
+        diag.error(SpecSyntaxError(f"input must read CxHxW, e.g. 3x224x224, not `{text}`", node.span))
+        return (3, 224, 224)
+    shape = tuple(int(g) for g in match.groups())
+    if min(shape) <= 0:
+        diag.error(SpecValueError("input sizes must be positive", node.span))
+        return (3, 224, 224)
+    return shape
+
+
+def read_spec(text: str, filename: str, diag: Diagnostics, base_dir: Path | None = None) -> ast.Spec:
+    root = load_yaml(text, filename)
+    if not isinstance(root, YMap):
+        raise SpecSyntaxError("a spec is a YAML mapping with `name`, `input` and `layers`", root.span)
+    root = _merge_base(root, filename, base_dir, diag)
+    reader = _SpecReader(diag)
+    for key, _ in root.entries:
+        if str(key.value) not in TOP_KEYS:
+            from .errors import did_you_mean
+
+            diag.error(
+                SpecSyntaxError(
+                    f"unknown top-level key `{key.value}`{did_you_mean(str(key.value), TOP_KEYS)}",
+                    key.span,
+                )
+            )
+    name_node = root.get("name")
+    name = str(name_node.value) if isinstance(name_node, YScalar) else Path(filename).stem
+    title_node = root.get("title") or root.get("paper")
+    title = str(title_node.value) if isinstance(title_node, YScalar) else ""
+    shape = parse_input_shape(root.get("input"), diag, root.span)
+    defaults = _read_defaults(root.get("defaults"), reader)
+    blocks = _read_blocks(root.get("blocks"), reader)
+    constants = _read_constants(root.get("params"), reader)
+    variants = _read_variants(root.get("variants"), reader)
+    layers = root.get("layers")
+    if layers is None:
+        diag.error(SpecSyntaxError("missing `layers:`", root.span))
+        body = ast.Seq((), span=root.span)
+    else:
+        parsed = reader.body(layers)
+        body = parsed if isinstance(parsed, ast.Seq) else ast.Seq((parsed,) if parsed else ())
+    variant_node = root.get("variant")
+    if isinstance(variant_node, YScalar):
+        chosen = str(variant_node.value)
+        constants = (*constants, ("variant", ast.Str(chosen, span=variant_node.span)))
+    return ast.Spec(name, title, shape, defaults, blocks, body, constants, variants, filename,
+                    span=root.span)  # fmt: skip
+
+
+def _merge_base(root: YMap, filename: str, base_dir: Path | None, diag: Diagnostics) -> YMap:
+    """`base: family.yaml` — the keys of this file override those of the family
+    file, which must sit in the same folder (a spec never reads elsewhere)."""
+    base = root.get("base")
+    if base is None:
+        return root
+    target = str(base.value) if isinstance(base, YScalar) else ""
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.ya?ml", target) or base_dir is None:
+        raise SpecSyntaxError(
+            f"`base:` names a .yaml file in the same folder, not `{target}`", base.span
+        )
+    path = base_dir / target
+    if not path.is_file():
+        raise SpecSyntaxError(f"base file `{target}` not found next to this spec", base.span)
+    parent = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    if not isinstance(parent, YMap):
+        raise SpecSyntaxError("a base spec must be a mapping", parent.span)
+    if parent.get("base") is not None:
+        raise SpecSyntaxError("a base spec cannot itself have a `base:`", parent.span)
+    own = {k for k in root.keys() if k != "base"}
+    entries = [(k, v) for k, v in parent.entries if str(k.value) not in own]
+    entries += [(k, v) for k, v in root.entries if str(k.value) != "base"]
+    return YMap(tuple(entries), root.span)
+
+
+def _read_defaults(node: YNode | None, reader: _SpecReader) -> tuple:
+    if node is None:
+        return ()
+    if not isinstance(node, YMap):
+        reader.error(SpecSyntaxError("`defaults` maps an op to its default arguments", node.span))
+        return ()
+    out = []
+    for key, value in node.entries:
+        if not isinstance(value, YMap):
+            reader.error(SpecSyntaxError(f"defaults for `{key.value}` must be a mapping", value.span))
+            continue
+        out.append((str(key.value), reader.args(value)))
+    return tuple(out)
+
+
+def _read_constants(node: YNode | None, reader: _SpecReader) -> tuple:
+    if node is None:
+        return ()
+    if not isinstance(node, YMap):
+        reader.error(SpecSyntaxError("`params` maps names to values", node.span))
+        return ()
+    out = []
+    for key, value in node.entries:
+        expr = reader.expr(value)
+        if expr is not None:
+            out.append((str(key.value), expr))
+    return tuple(out)
+
+
+def _read_variants(node: YNode | None, reader: _SpecReader) -> tuple:
+    if node is None:
+        return ()
+    if not isinstance(node, YMap):
+        reader.error(SpecSyntaxError("`variants` maps a variant name to its values", node.span))
+        return ()
+    out = []
+    for key, value in node.entries:
+        values = _read_constants(value, reader) if isinstance(value, YMap) else ()
+        out.append((str(key.value), values))
+    return tuple(out)
+
+
+def _read_blocks(node: YNode | None, reader: _SpecReader) -> tuple[ast.BlockDef, ...]:
+    if node is None:
+        return ()
+    if not isinstance(node, YMap):
+        reader.error(SpecSyntaxError("`blocks` maps a block name to its definition", node.span))
+        return ()
+    return tuple(b for b in (_read_block(k, v, reader) for k, v in node.entries) if b)
+
+
+def _read_block(key: YScalar, node: YNode, reader: _SpecReader) -> ast.BlockDef | None:
+    name = str(key.value)
+    if not IDENTIFIER.match(name):
+        reader.error(SpecSyntaxError(f"`{name}` is not a valid block name", key.span))
+        return None
+    if not isinstance(node, YMap):
+        body = reader.body(node)
+        return ast.BlockDef(name, (), ("x",), body, span=key.span) if body else None
+    params: list[ast.Param] = []
+    columns: list[str] = []
+    inputs: tuple[str, ...] = ("x",)
+    body: ast.Node | None = None
+    for field_key, value in node.entries:
+        field_name = str(field_key.value)
+        if field_name == "params":
+            params += _read_params(value, reader)
+        elif field_name == "columns":
+            params += _read_columns(value, reader, columns)
+        elif field_name == "inputs":
+            inputs = tuple(reader.names(value))
+        elif field_name == "doc":
+            continue
+        elif field_name in ("layers", "graph"):
+            body = reader.body(value)
+        elif field_name in (*COMBINATORS, "if"):
+            rest = YMap(tuple((k, v) for k, v in node.entries
+                              if str(k.value) not in ("params", "columns", "inputs", "doc")),
+                        node.span)  # fmt: skip
+            body = reader.mapping_entry(rest)
+            break
+        else:
+            from .errors import did_you_mean
+
+            reader.error(
+                SpecSyntaxError(
+                    f"unknown key `{field_name}` in block `{name}`"
+                    f"{did_you_mean(field_name, BLOCK_KEYS)}",
+                    field_key.span,
+                )
+            )
+    if body is None:
+        reader.error(SpecSyntaxError(f"block `{name}` has no body (layers, concat, …)", key.span))
+        return None
+    return ast.BlockDef(name, tuple(params), inputs, body, tuple(columns), span=key.span)
+
+
+def _read_params(node: YNode, reader: _SpecReader) -> list[ast.Param]:
+    items = node.items if isinstance(node, YList) else (node,)
+    out = []
+    for item in items:
+        text = str(item.value) if isinstance(item, YScalar) else ""
+        name, _, default = text.partition("=")
+        name = name.strip()
+        if not IDENTIFIER.match(name):
+            reader.error(SpecSyntaxError(f"`{text}` is not a parameter (`name` or `name=default`)",
+                                         item.span))  # fmt: skip
+            continue
+        default_expr = None
+        if default.strip():
+            offset = text.index("=") + 1
+            try:
+                default_expr = parse_expression(default, item.span.shifted(offset), start="expr")
+            except SpecSyntaxError as exc:
+                reader.error(exc)
+        out.append(ast.Param(name, default_expr, span=item.span))
+    return out
+
+
+def _read_columns(node: YNode, reader: _SpecReader, labels: list[str]) -> list[ast.Param]:
+    """`columns: {n1x1: "#1×1", r3: "#3×3 reduce"}` — parameters that are the
+    paper's table columns, with the column headings kept for summaries."""
+    if isinstance(node, YMap):
+        pairs = [(k, str(v.value) if isinstance(v, YScalar) else str(k.value))
+                 for k, v in node.entries]  # fmt: skip
+    elif isinstance(node, YList):
+        pairs = [(item, str(item.value)) for item in node.items if isinstance(item, YScalar)]
+    else:
+        reader.error(SpecSyntaxError("`columns` is a list or mapping of parameter names", node.span))
+        return []
+    out = []
+    for key, label in pairs:
+        name = str(key.value)
+        if not IDENTIFIER.match(name):
+            reader.error(SpecSyntaxError(f"`{name}` is not a parameter name", key.span))
+            continue
+        labels.append(label)
+        out.append(ast.Param(name, None, span=key.span))
+    return out
