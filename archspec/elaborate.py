@@ -433,6 +433,8 @@ class Elaborator:
             return self.blocks[value]
         if head in self.blocks:
             return self.blocks[head]
+        if isinstance(scope.get(head), str) and scope[head] in self.blocks:
+            return self.blocks[scope[head]]  # a parameter naming a block: `unit(64)`
         found = REGISTRY.lookup(head)
         if found is None:
             suggestion = _suggest(head, [*REGISTRY.spellings(), *self.blocks])

@@ -294,7 +294,7 @@ class Conv(Op):
             raise SpecValueError("kernel sizes must be positive")
         attrs["padding"] = _padding(attrs.pop("pad"), attrs["kernel"], attrs["dilation"])
         if attrs["bias"] is None:
-            attrs["bias"] = not (attrs["bn"] and attrs["order"] == "post")
+            attrs["bias"] = not attrs["bn"]
         if attrs["act"] == "none":
             attrs["act"] = None
         return attrs
@@ -398,7 +398,9 @@ def _coverage_warnings(x: Shape, kernel: tuple[int, int], s: int, padding: tuple
     for axis, n, k, p in (("rows", x.h, kernel[0], padding[0]), ("columns", x.w, kernel[1], padding[1])):
         assert n is not None
         lost = _dropped(n, k, s, p, d)
-        if lost > 0:
+        # With a window narrower than the stride (1×1/2) pixels are skipped all
+        # along by design; only overlapping or tiling windows can lose an edge.
+        if lost > 0 and d * (k - 1) + 1 >= s:
             out.append(
                 f"input size {n} does not divide evenly: the last {lost} {axis} of the input "
                 f"are never seen by this {k}×{k}/{s} window (floor rounding)"

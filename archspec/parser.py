@@ -297,6 +297,8 @@ class _SpecReader:
                 if expr is not None:
                     out.append(ast.Arg(str(key.value), expr, span=key.span))
             return tuple(out)
+        if isinstance(node, YScalar) and node.value is None:
+            return ()  # `transition 1:` — a row with no values
         items = node.items if isinstance(node, YList) else (node,)
         out = []
         for item in items:

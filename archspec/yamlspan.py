@@ -58,7 +58,11 @@ def load_yaml(text: str, filename: str) -> YNode:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = _span(filename, lines, mark.line, mark.column) if mark else Span(filename, 1, 1)
-        raise SpecSyntaxError(f"invalid YAML: {exc.problem or exc.context}", span) from None
+        message = f"invalid YAML: {exc.problem or exc.context}"
+        if "'{'" in message or "'}'" in message:
+            message += (" (inside a `[…]` list YAML reads `{` as a mapping: write the"
+                        " layers as a comma-separated string or a `- item` list)")
+        raise SpecSyntaxError(message, span) from None
     except yaml.YAMLError as exc:
         raise SpecSyntaxError(f"invalid YAML: {exc}", Span(filename, 1, 1)) from None
     if root is None:
