@@ -197,7 +197,10 @@ class Elaborator:
         return evaluate(expr, scope)
 
     def _int(self, expr: ast.Expr, scope: Scope, what: str) -> int:
-        return as_int(evaluate(expr, scope), expr, what)
+        value = evaluate(expr, scope)
+        if isinstance(expr, ast.Str) and value == expr.value:
+            raise SpecNameError(f"unknown name `{value}`{did_you_mean(value, scope)}", expr.span)
+        return as_int(value, expr, what)
 
     # ------------------------------------------------------------ sequences and graphs
     def sequence(self, items: tuple[ast.Node, ...], inputs: dict[str, Flow | None], scope: Scope,
@@ -214,7 +217,8 @@ class Elaborator:
             return None
         first = next(iter(inputs.values()))
         assert first is not None
-        return self._make_block(name, "seq", children, (first,), [flow], "", span), [flow]
+        notation = _seq_notation(children)
+        return self._make_block(name, "seq", children, (first,), [flow], notation, span), [flow]
 
     def graph(self, items: tuple[ast.Node, ...], inputs: dict[str, Flow | None], scope: Scope,
               name: str, span: Span) -> tuple[Block, list[Flow]] | None:  # fmt: skip
@@ -387,7 +391,8 @@ class Elaborator:
             child, out = children[0]
             return replace(child, name=name), out  # type: ignore[return-value]
         nodes = [c for c, _ in children]
-        return self._make_block(name, "seq", nodes, (flow,), [current], "", body.span), current
+        notation = _seq_notation(nodes)
+        return self._make_block(name, "seq", nodes, (flow,), [current], notation, body.span), current
 
     # ------------------------------------------------------------ calls
     def call_entry(self, call: ast.Call, flow: Flow | None, scope: Scope,
@@ -481,6 +486,8 @@ class Elaborator:
         try:
             out = op.infer(attrs, inputs)
         except ShapeRuleError as exc:
+            if op.min_inputs > 1:  # a join's own message already names the shapes
+                raise ShapeError(str(exc), span) from None
             raise ShapeError(f"{op.notation(attrs)} on {_shapes(inputs)}: {exc}", span) from None
         if out.c <= 0 or (out.h is not None and (out.h <= 0 or (out.w or 0) <= 0)):
             raise ShapeError(f"{op.notation(attrs)} gives an empty output {out}", span)
@@ -740,6 +747,15 @@ class Elaborator:
                            "own_memory": own.memory})  # fmt: skip
         return Block(name, kind, tuple(children), in_shapes, tuple(f.shape for f in out_flows),
                      cost, field, notation, None, merged, span)  # fmt: skip
+
+
+def _seq_notation(children: list[Node]) -> str:
+    """`bottleneck ×3` for a stage of one block kind, else the ops in order."""
+    kinds = [c.block if isinstance(c, Block) and c.block else c.notation for c in children]
+    if kinds and all(k == kinds[0] for k in kinds):
+        return f"{kinds[0]} ×{len(kinds)}" if len(kinds) > 1 else kinds[0]
+    text = ", ".join(kinds)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _shapes(shapes: list[Shape]) -> str:

@@ -129,11 +129,11 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def keyword_arg(self, meta, children):
-        return ast.Arg(str(children[0]), children[1], span=self._span(meta))
+        return ast.Arg(str(children[0]), _as_word(children[1]), span=self._span(meta))
 
     @v_args(meta=True)
     def positional_arg(self, meta, children):
-        return ast.Arg(None, children[0], span=self._span(meta))
+        return ast.Arg(None, _as_word(children[0]), span=self._span(meta))
 
     def word(self, children):
         return ast.Str(str(children[0]), span=self._span(children[0]))
@@ -209,6 +209,12 @@ class _ToAst(Transformer):
         return children[0]
 
 
+def _as_word(value: ast.Expr) -> ast.Expr:
+    """A bare name as an argument (`act=relu`, `ceil`) is a word: the value of
+    a parameter of that name if there is one, else the word itself."""
+    return ast.Str(value.name, span=value.span) if isinstance(value, ast.Var) else value
+
+
 def _fold(op: str, items: list, span: Span):
     result = items[0]
     for item in items[1:]:
@@ -227,7 +233,11 @@ def _syntax_error(exc: UnexpectedInput, text: str, base: Span) -> SpecSyntaxErro
     if isinstance(exc, UnexpectedEOF) or (
         isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
     ):
-        return SpecSyntaxError(f"incomplete expression `{text}`", base.shifted(len(text)))
+        hint = ""
+        if text.count("(") > text.count(")") or text.count("{") > text.count("}"):
+            hint = (" (a YAML `[…]` list splits at every comma: write this entry as a"
+                    " comma-separated string or a `- item` list)")
+        return SpecSyntaxError(f"incomplete expression `{text}`{hint}", base.shifted(len(text)))
     if isinstance(exc, UnexpectedCharacters):
         char = text[col - 1] if 0 < col <= len(text) else "?"
         return SpecSyntaxError(f"unexpected character `{char}` in `{text}`", span)
