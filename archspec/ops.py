@@ -200,11 +200,11 @@ def _padding(pad: Any, kernel: tuple[int, int], dilation: int) -> tuple[int, int
 def spatial(n: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
     """Output size along one axis, exactly as torch computes it."""
     span = n + 2 * p - d * (k - 1) - 1
-    if span < 0:
-        raise ShapeRuleError(f"kernel {k} (dilation {d}) is larger than the padded input {n + 2 * p}")
     out = (-(-span // s) if ceil else span // s) + 1
     if ceil and (out - 1) * s >= n + p:
         out -= 1  # the last window must start inside the input or its left padding
+    if out <= 0:
+        raise ShapeRuleError(f"kernel {k} (dilation {d}) is larger than the padded input {n + 2 * p}")
     return out
 
 

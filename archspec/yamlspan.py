@@ -18,6 +18,8 @@ from .errors import Span, SpecSyntaxError
 # Aliases let a small file expand into a huge tree ("billion laughs"); a real
 # architecture spec has a few hundred nodes.
 MAX_NODES = 200_000
+PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in
+                       ("str", "int", "float", "bool", "null", "seq", "map", "timestamp"))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,8 @@ class _Converter:
         span = self._node_span(node)
         if self.count > MAX_NODES:
             raise SpecSyntaxError(f"spec expands to more than {MAX_NODES} YAML nodes", span)
+        if node.tag not in PLAIN_TAGS:
+            raise SpecSyntaxError(f"YAML tags such as `{node.tag}` are not allowed in a spec", span)
         if isinstance(node, yaml.ScalarNode):
             try:
                 value = self.constructor.construct_object(node)

@@ -1,0 +1,184 @@
+"""How diagrams look: colours, fonts, labels, the title block and the legend.
+
+Layers take their family and colour from the op registry (`Op.style`), so a new
+op brings its own look; this module only adds what the registry cannot know:
+the look of *blocks* (by `Block.kind`), of the input/output terminals and the
+graph-wide Graphviz attributes. Labels are Graphviz HTML-like labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+
+from .ir import Block, Layer, Node, Shape
+from .ops import REGISTRY, Style
+from .report import human
+
+FONT = "Helvetica"
+MUTED = "#555555"
+
+# A collapsed block is filled with its kind's colour; an expanded one becomes a
+# cluster tinted with the same colour, so the two read as the same thing.
+BLOCK_STYLES: dict[str, Style] = {
+    "seq": Style("block", "#dfe6ee"),
+    "concat": Style("concat block", "#cfe8d0"),
+    "mean": Style("mean block", "#d7e3c4"),
+    "residual": Style("residual block", "#f6d3c8"),
+    "dense": Style("dense block", "#f3e0a6"),
+    "scale": Style("gating block", "#e6d2ef"),
+    "graph": Style("graph block", "#d9d9ef"),
+}
+TERMINAL = Style("input / output", "#ffffff", "ellipse")
+
+GRAPH_ATTRS = {
+    "fontname": FONT,
+    "nodesep": "0.22",
+    "ranksep": "0.28",
+    "labelloc": "t",
+    "labeljust": "c",
+    "newrank": "true",
+    "bgcolor": "white",
+    "pad": "0.2",
+}
+NODE_ATTRS = {
+    "fontname": FONT,
+    "fontsize": "10",
+    "shape": "box",
+    "style": "rounded,filled",
+    "margin": "0.10,0.04",
+    "height": "0.3",
+    "penwidth": "0.8",
+    "color": "#666666",
+}
+EDGE_ATTRS = {
+    "fontname": FONT,
+    "fontsize": "8",
+    "fontcolor": MUTED,
+    "color": "#7a7a7a",
+    "arrowsize": "0.6",
+    "penwidth": "0.8",
+}
+SHORTCUT_EDGE = {"color": "#c0504d", "penwidth": "1.2", "fontcolor": "#c0504d"}
+
+
+def op_style(op_name: str) -> Style:
+    return REGISTRY.ops[op_name].style
+
+
+def tint(colour: str, amount: float) -> str:
+    """`colour` blended towards white by `amount` (0 = unchanged, 1 = white):
+    clusters get a pale version of their kind's colour so nested ones stay legible."""
+    value = colour.lstrip("#")
+    rgb = [int(value[i : i + 2], 16) for i in (0, 2, 4)]
+    mixed = [round(c + (255 - c) * amount) for c in rgb]
+    return "#" + "".join(f"{c:02x}" for c in mixed)
+
+
+def shape_text(shape: Shape) -> str:
+    """The papers' H×W×C order (28×28×256); a vector is just its size."""
+    return shape.hwc()
+
+
+def cost_text(params: int, macs: int) -> str:
+    parts = []
+    if params:
+        parts.append(f"{human(params)} params")
+    if macs:
+        parts.append(f"{human(macs)} MACs")
+    return " · ".join(parts)
+
+
+def _html(lines: Iterable[tuple[str, str]]) -> str:
+    """An HTML-like label from (kind, text) lines: `title` bold, `sub` plain,
+    `small` muted; texts are escaped here, nowhere else."""
+    rendered = []
+    for kind, text in lines:
+        if not text:
+            continue
+        body = escape(text, quote=False)
+        if kind == "title":
+            rendered.append(f"<b>{body}</b>")
+        elif kind == "small":
+            rendered.append(f'<font point-size="8" color="{MUTED}">{body}</font>')
+        else:
+            rendered.append(body)
+    return "<" + "<br/>".join(rendered) + ">"
+
+
+def layer_label(layer: Layer) -> str:
+    op = REGISTRY.ops[layer.op]
+    return _html([("title", op.label(layer.attrs.as_dict())),
+                  ("small", cost_text(layer.cost.params, layer.cost.macs))])  # fmt: skip
+
+
+def join_label(op_name: str) -> str:
+    return REGISTRY.ops[op_name].notation({})
+
+
+def block_title(block: Block) -> str:
+    """The paper's name for a block: `inception (3a)`, `dense block (1)`; an
+    anonymous group (a stage, a branch) is shown by its name (`conv3_x`)."""
+    if block.block is None:
+        return block.name
+    text = block.notation.replace("_", " ")
+    if text.endswith("()"):
+        text = text[:-2]
+    if "(" not in text:  # no arguments to tell instances apart: name them
+        text = f"{text} · {block.name}"
+    return text
+
+
+def block_detail(block: Block) -> str:
+    """A second line: the notation of an anonymous group, the growth rate and
+    depth of a dense block."""
+    if block.kind == "dense" and block.children:
+        growth = {child.outputs[0].c for child in block.children}
+        k = f"k={growth.pop()}, " if len(growth) == 1 else ""
+        return f"{k}×{len(block.children)}"
+    if block.block is None and block.notation not in ("", block.kind, block.name):
+        return block.notation
+    return ""
+
+
+def node_label(members: tuple[Node, ...]) -> str:
+    """A collapsed block, or a run of identical ones rolled into `×N`."""
+    first = members[0]
+    assert isinstance(first, Block)
+    title = block_title(first) + (f" ×{len(members)}" if len(members) > 1 else "")
+    params = sum(m.cost.params for m in members)
+    macs = sum(m.cost.macs for m in members)
+    return _html([("title", title), ("sub", block_detail(first)),
+                  ("small", cost_text(params, macs))])  # fmt: skip
+
+
+def cluster_label(members: tuple[Node, ...]) -> str:
+    """An expanded block's caption; for a rolled run the members drawn stand
+    for all of them, so the caption carries ×N and the run's totals."""
+    return node_label(members)
+
+
+def terminal_label(caption: str, shape: Shape) -> str:
+    return _html([("title", caption), ("small", shape_text(shape))])
+
+
+def title_label(name: str, title: str, facts: str, legend: dict[str, str]) -> str:
+    """The title block (name, source, input → output, totals) with the colour
+    legend under it, as the graph's own label so it never disturbs the layout."""
+    width = max(1, min(len(legend), 5))
+    rows = [
+        f'<tr><td colspan="{width}"><font point-size="18"><b>{escape(name)}</b></font></td></tr>',
+    ]
+    if title:
+        rows.append(f'<tr><td colspan="{width}">{escape(title)}</td></tr>')
+    rows.append(f'<tr><td colspan="{width}"><font color="{MUTED}">{escape(facts)}</font></td></tr>')
+    entries = list(legend.items())
+    for start in range(0, len(entries), width):
+        cells = "".join(
+            f'<td bgcolor="{fill}" border="1" color="#999999">'
+            f'<font point-size="9">{escape(family)}</font></td>'
+            for family, fill in entries[start : start + width]
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    return ('<<table border="0" cellborder="0" cellspacing="3" cellpadding="3">'
+            + "".join(rows) + "</table>>")  # fmt: skip
