@@ -171,6 +171,7 @@ class Tap:
     join: str | None = None
     is_head: bool = False
     when: Expr | None = None
+    drop_path: Expr | None = None
     span: Span = _span()
 
 

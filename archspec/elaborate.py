@@ -278,7 +278,8 @@ class Elaborator:
     def tap(self, item: ast.Tap, flows: list[Flow], scope: Scope, name: str) -> tuple[Node, Flow] | None:
         if item.join:
             op = JOIN_OPS[item.join]
-            return self.layer(op, {}, Geometry(), flows, name, item.span)
+            values = {"drop_path": self._eval(item.drop_path, scope)} if item.drop_path else {}
+            return self.layer(op, values, Geometry(), flows, name, item.span)
         if item.body is None:
             self.diag.error(SpecSyntaxError("a graph entry needs `layers:`, `head:` or `join:`",
                                             item.span))  # fmt: skip
@@ -328,8 +329,9 @@ class Elaborator:
                 raise SpecValueError(f"repeat count must be between 0 and {MAX_LAYERS}, got {count}",
                                      item.count.span)  # fmt: skip
             out: list[tuple[Node, Flow | None]] = []
-            for _ in range(count):
-                made = self._expand(item.body, flow, scope, namer)
+            for index in range(1, count + 1):
+                # `i` is the copy's 1-based index: `drop_path {0.5 * i / 54}` x54
+                made = self._expand(item.body, flow, {**scope, "i": index}, namer)
                 out += made
                 flow = made[-1][1] if made else flow
             return out
@@ -621,8 +623,16 @@ class Elaborator:
         field = max((f.field for f in flows), key=lambda f: f.size)
         extra = Cost(other_ops=out.numel * (len(nodes) - 1) if item.kind == "mean" else 0,
                      memory=out.numel)  # fmt: skip
-        block = self._make_block(name, item.kind, nodes, (flow,), [Flow(out, field)], item.kind,
-                                 item.span, extra=extra)  # fmt: skip
+        attrs = Attrs()
+        drop = item.option("drop_path")
+        if isinstance(drop, ast.Expr):  # type: ignore[arg-type]
+            p = self._eval(drop, scope)  # type: ignore[arg-type]
+            if not isinstance(p, int | float) or not 0 <= p < 1:
+                raise SpecValueError(f"`drop_path` must be in [0, 1), got {p}", item.span)
+            attrs = Attrs.of({"drop_path": float(p)})
+        notation = item.kind + (f" (drop-path {attrs['drop_path']:g})" if attrs.items else "")
+        block = self._make_block(name, item.kind, nodes, (flow,), [Flow(out, field)], notation,
+                                 item.span, attrs, extra)  # fmt: skip
         return block, Flow(out, field)
 
     def residual(self, item: ast.Combine, flow: Flow, scope: Scope,

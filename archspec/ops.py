@@ -154,6 +154,19 @@ def _check_option(key: str, option: Option, value: Any) -> Any:
         ):
             return tuple(value)
         raise SpecValueError(f"`{key}` is a size or [h, w], got `{value}`")
+    if kind == "table":
+        if isinstance(value, list) and value and all(
+            isinstance(row, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in row)
+            for row in value
+        ):
+            return tuple(tuple(row) for row in value)
+        raise SpecValueError(f"`{key}` is a list of lists of input map numbers")
+    if kind == "sides":
+        if isinstance(value, list) and len(value) == 4 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            return tuple(value)
+        raise SpecValueError(f"`{key}` is [left, right, top, bottom], got `{value}`")
     if kind == "pad":
         if value in ("same", "valid"):
             return value
@@ -269,6 +282,7 @@ class Conv(Op):
         "dilation": Option("int", 1),
         "groups": Option("int", 1),
         "bias": Option("bool", None, doc="default: on unless followed by BN"),
+        "table": Option("table", None, doc="LeNet-5's C3: for each output map, its input maps"),
         **_NORM_OPTIONS,
     }
     style = Style("convolution", "#a8d5ff")
@@ -300,6 +314,14 @@ class Conv(Op):
         return attrs
 
     def _check_groups(self, attrs: dict[str, Any], cin: int) -> None:
+        table = attrs.get("table")
+        if table is not None:
+            if len(table) != attrs["out"]:
+                raise ShapeRuleError(f"the connection table has {len(table)} rows for "
+                                     f"{attrs['out']} output maps")  # fmt: skip
+            if any(not row or min(row) < 0 or max(row) >= cin for row in table):
+                raise ShapeRuleError(f"connection table entries must be input maps 0…{cin - 1}")
+            return
         groups = attrs["groups"]
         if cin % groups or attrs["out"] % groups:
             raise ShapeRuleError(
@@ -322,16 +344,23 @@ class Conv(Op):
         return _coverage_warnings(x, (kh, kw), s, (ph, pw), d)
 
     def params(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
-        cin = inputs[0].c
         kh, kw = attrs["kernel"]
-        weights = out.c * (cin // attrs["groups"]) * kh * kw
+        weights = self._connections(attrs, inputs[0].c) * kh * kw
         bias = out.c if attrs["bias"] else 0
+        cin = inputs[0].c
         norm = 2 * (cin if attrs["order"] == "pre" else out.c) if attrs["bn"] else 0
         return weights + bias + norm
 
+    def _connections(self, attrs: dict[str, Any], cin: int) -> int:
+        """Input-map to output-map connections (each is one kh×kw kernel)."""
+        if attrs.get("table") is not None:
+            return sum(len(row) for row in attrs["table"])
+        return attrs["out"] * (cin // attrs["groups"])
+
     def macs(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
         kh, kw = attrs["kernel"]
-        return out.numel * (inputs[0].c // attrs["groups"]) * kh * kw
+        assert out.h is not None and out.w is not None
+        return out.h * out.w * self._connections(attrs, inputs[0].c) * kh * kw
 
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
         norm_size = inputs[0].numel if attrs["order"] == "pre" else out.numel
@@ -351,6 +380,8 @@ class Conv(Op):
             extras.append(f"g={attrs['groups']}")
         if attrs["dilation"] != 1:
             extras.append(f"d={attrs['dilation']}")
+        if attrs.get("table") is not None:
+            extras.append("partial")
         return text + (f" ({', '.join(extras)})" if extras else "")
 
     def label(self, attrs: dict[str, Any]) -> str:
@@ -379,6 +410,9 @@ class Conv(Op):
             kwargs.append(("groups", attrs["groups"]))
         if not attrs["bias"]:
             kwargs.append(("bias", False))
+        if attrs.get("table") is not None:
+            table = tuple(tuple(row) for row in attrs["table"])
+            return Part("conv", "TableConv2d", (table, kernel), tuple(kwargs), library="archspec")
         return Part("conv", "Conv2d", (cin, attrs["out"], kernel), tuple(kwargs))
 
     def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
@@ -690,6 +724,203 @@ def _activation(act: str, *spellings: str) -> type[Op]:
                 {"name": act, "spellings": (act, *spellings)})  # fmt: skip
 
 
+
+# ---------------------------------------------------------------- transposed convolution
+
+
+class Deconv(Conv):
+    """Transposed convolution (FCN's upsampling): out = (n−1)·s − 2p + d(k−1) + op + 1."""
+
+    name = "deconv"
+    spellings = ("deconv", "convtranspose", "upconv")
+    options: ClassVar[dict[str, Option]] = {
+        **{k: v for k, v in Conv.options.items() if k != "table"},
+        "output_padding": Option("int", 0),
+    }
+    style = Style("transposed convolution", "#7fb8ef")
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        x = _require_image(inputs, self.name)
+        self._check_groups(attrs, x.c)
+        (kh, kw), (ph, pw) = attrs["kernel"], attrs["padding"]
+        s, d, extra = attrs["stride"], attrs["dilation"], attrs["output_padding"]
+        if extra >= max(s, d):
+            raise ShapeRuleError("output_padding must be smaller than the stride or dilation")
+        assert x.h is not None and x.w is not None
+        size = [(n - 1) * s - 2 * p + d * (k - 1) + extra + 1 for n, k, p in ((x.h, kh, ph), (x.w, kw, pw))]
+        return Shape(attrs["out"], size[0], size[1])
+
+    def warnings(self, attrs: dict[str, Any], inputs: list[Shape]) -> list[str]:
+        return []
+
+    def macs(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        # every input pixel scatters one kh×kw kernel into each output map of its group
+        kh, kw = attrs["kernel"]
+        return inputs[0].numel * (attrs["out"] // attrs["groups"]) * kh * kw
+
+    def window(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[int, int]:
+        return (1, 1)  # upsampling: the receptive field in input pixels does not grow
+
+    def notation(self, attrs: dict[str, Any]) -> str:
+        return "de" + super().notation(attrs)
+
+    def core_part(self, attrs: dict[str, Any], cin: int) -> Part:
+        part = super().core_part(attrs, cin)
+        kwargs = part.kwargs
+        if attrs["output_padding"]:
+            kwargs += (("output_padding", attrs["output_padding"]),)
+        return Part(part.name, "ConvTranspose2d", part.args, kwargs)
+
+
+# ---------------------------------------------------------------- LeNet-5's subsampling
+
+
+class Subsample(Op):
+    """LeNet-5's S2/S4: the sum of each k×k window times a trainable coefficient,
+    plus a trainable bias, per map (then the squashing activation)."""
+
+    name = "subsample"
+    spellings = ("subsample", "subsampling")
+    takes_kernel = True
+    options: ClassVar[dict[str, Option]] = {
+        "kernel": Option("ints", (2, 2)),
+        "stride": Option("int", None),
+        "act": Option("choice", "none", ACTIVATIONS),
+    }
+    style = Style("pooling", "#ffc680")
+
+    def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
+        merged = dict(values)
+        if geometry.kernel:
+            merged["kernel"] = geometry.kernel
+        if geometry.stride is not None:
+            merged["stride"] = geometry.stride
+        attrs = super().configure(geometry, merged)
+        attrs["kernel"] = _pair(attrs["kernel"])
+        attrs["stride"] = attrs["stride"] or attrs["kernel"][0]
+        attrs["act"] = None if attrs["act"] == "none" else attrs["act"]
+        return attrs
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        x = _require_image(inputs, self.name)
+        (kh, kw), s = attrs["kernel"], attrs["stride"]
+        assert x.h is not None and x.w is not None
+        return Shape(x.c, spatial(x.h, kh, s, 0, 1, False), spatial(x.w, kw, s, 0, 1, False))
+
+    def params(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return 2 * out.c
+
+    def macs(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return out.numel  # one multiply by the coefficient per output
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        kh, kw = attrs["kernel"]
+        return out.numel * (kh * kw + (1 if attrs["act"] else 0))
+
+    def window(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[int, int]:
+        return (max(attrs["kernel"]), attrs["stride"])
+
+    def notation(self, attrs: dict[str, Any]) -> str:
+        return f"subsample{_kernel_text(attrs['kernel'])}/{attrs['stride']}"
+
+    def label(self, attrs: dict[str, Any]) -> str:
+        kh, kw = attrs["kernel"]
+        return f"subsample {kh}×{kw}/{attrs['stride']}"
+
+    def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
+        kernel = attrs["kernel"][0] if attrs["kernel"][0] == attrs["kernel"][1] else attrs["kernel"]
+        core = Part("pool", "Subsample2d", (out.c, kernel, attrs["stride"]), library="archspec")
+        return (core, _act_part(attrs["act"])) if attrs["act"] else (core,)
+
+
+# ---------------------------------------------------------------- shape plumbing
+
+
+class PadChannels(Op):
+    """Zero channels added around the input's (the CIFAR ResNets' parameter-free
+    "option A" shortcut): `pad_channels-32`."""
+
+    name = "pad_channels"
+    spellings = ("pad_channels", "zeropad_channels")
+    takes_width = True
+    options: ClassVar[dict[str, Option]] = {"out": Option("int", None)}
+    style = Style("reshape", "#f0f0f0")
+
+    def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().configure(geometry, {**values, "out": geometry.width or values.get("out")})
+        if not attrs["out"] or attrs["out"] <= 0:
+            raise SpecValueError("`pad_channels` needs the channel count: `pad_channels-32`")
+        return attrs
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        x = inputs[0]
+        if attrs["out"] < x.c:
+            raise ShapeRuleError(f"cannot pad {x.c} channels down to {attrs['out']}")
+        return Shape(attrs["out"], x.h, x.w)
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return 0
+
+    def notation(self, attrs: dict[str, Any]) -> str:
+        return f"pad_channels-{attrs['out']}"
+
+    def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
+        extra = attrs["out"] - inputs[0].c
+        return (Part("pad", "PadChannels", (extra // 2, extra - extra // 2), library="archspec"),)
+
+
+class Pad(Op):
+    """Spatial zero padding, negative to crop: `pad([-1, 1, -1, 1])` shifts the
+    image by one pixel (NASNet's factorized reduction)."""
+
+    name = "pad"
+    spellings = ("pad", "zeropad")
+    positional = ("sides",)
+    options: ClassVar[dict[str, Option]] = {"sides": Option("sides", (0, 0, 0, 0))}
+    style = Style("reshape", "#f0f0f0")
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        x = _require_image(inputs, self.name)
+        left, right, top, bottom = attrs["sides"]
+        assert x.h is not None and x.w is not None
+        return Shape(x.c, x.h + top + bottom, x.w + left + right)
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return 0
+
+    def notation(self, attrs: dict[str, Any]) -> str:
+        return f"pad{list(attrs['sides'])}"
+
+    def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
+        return (Part("pad", "ZeroPad2d", (tuple(attrs["sides"]),)),)
+
+
+class DropPath(Op):
+    """Drops the whole branch for a random subset of samples while training
+    (stochastic depth, FractalNet); identity at evaluation."""
+
+    name = "drop_path"
+    spellings = ("drop_path", "droppath", "stochastic_depth")
+    positional = ("p",)
+    options: ClassVar[dict[str, Option]] = {"p": Option("float", 0.0, doc="drop probability")}
+    style = Style("regularisation", "#e0e0e0")
+
+    def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().configure(geometry, values)
+        if not 0.0 <= attrs["p"] < 1.0:
+            raise SpecValueError(f"drop-path probability must be in [0, 1), got {attrs['p']}")
+        return attrs
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return 0
+
+    def notation(self, attrs: dict[str, Any]) -> str:
+        return f"drop_path {attrs['p']:.3g}"
+
+    def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
+        return (Part("drop", "DropPath", (attrs["p"],), library="archspec"),)
+
+
 # ---------------------------------------------------------------- joins (graph form)
 
 
@@ -733,8 +964,21 @@ class Mul(Join):
 
 
 class Mean(Join):
+    """Element-wise mean (FractalNet's join); with `drop_path` each input is
+    dropped with that probability while training, keeping at least one."""
+
     name = "mean"
     spellings = ("mean",)
+    options: ClassVar[dict[str, Option]] = {"drop_path": Option("float", 0.0)}
+
+    def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().configure(geometry, values)
+        if not 0.0 <= attrs["drop_path"] < 1.0:
+            raise SpecValueError(f"drop-path probability must be in [0, 1), got {attrs['drop_path']}")
+        return attrs
+
+    def notation(self, attrs: dict[str, Any]) -> str:
+        return "mean" + (f" (drop-path {attrs['drop_path']:g})" if attrs["drop_path"] else "")
 
 
 class ConcatJoin(Join):
@@ -794,7 +1038,8 @@ class Registry:
 REGISTRY = Registry()
 for _op in (
     Conv(), MaxPool(), AvgPool(), GlobalPool(), GlobalMaxPool(), Linear(), Flatten(),
-    Dropout(), BatchNorm(), LocalResponseNorm(),
+    Dropout(), BatchNorm(), LocalResponseNorm(), Deconv(), Subsample(), PadChannels(), Pad(),
+    DropPath(),
     _activation("relu")(), _activation("relu6")(), _activation("sigmoid")(),
     _activation("tanh")(), _activation("softmax")(), _activation("leaky_relu")(),
     _activation("elu")(), _activation("gelu")(), _activation("silu", "swish")(),

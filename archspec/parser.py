@@ -119,6 +119,8 @@ class _ToAst(Transformer):
 
     def positional(self, children):
         token = children[0]
+        if not isinstance(token, Token):  # a braced expression: `drop_path {p * i / n}`
+            return ("positional", token)
         span = self._span(token)
         if token.type == "PERCENT":
             return ("positional", ast.Num(float(token[:-1]) / 100, span=span))
@@ -402,7 +404,7 @@ class _SpecReader:
             "dense": ("times",),
             "scale": (),
             "concat": (),
-            "mean": (),
+            "mean": ("drop_path",),
         }[kind]
         for key, value in rest:
             name = str(key.value)
@@ -410,16 +412,12 @@ class _SpecReader:
                 hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
                 self.error(SpecSyntaxError(f"`{kind}` has no option `{name}`{hint}", key.span))
                 continue
-            parsed = self.body(value) if name == "then" else self.expr(value)
-            if name == "shortcut" and isinstance(value, YList | YMap):
+            if name == "then" or (name == "shortcut" and not _is_shortcut_mode(value)):
                 parsed = self.body(value)
-            elif name == "shortcut" and isinstance(value, YScalar):
-                text = str(value.value)
-                parsed = (
-                    ast.Str(text, span=value.span)
-                    if text in ("auto", "identity", "projection", "none")
-                    else self.body(value)
-                )
+            elif name == "shortcut":
+                parsed = ast.Str(str(value.value), span=value.span)  # type: ignore[union-attr]
+            else:
+                parsed = self.expr(value)
             if parsed is not None:
                 options.append((name, parsed, key.span))
         if kind == "dense" and not any(name == "times" for name, _, _ in options):
@@ -448,7 +446,7 @@ class _SpecReader:
         body: ast.Node | None = None
         join: str | None = None
         is_head = False
-        when = None
+        when = drop_path = None
         for key, value in node.entries:
             field_name = str(key.value)
             if field_name == "from":
@@ -463,13 +461,15 @@ class _SpecReader:
                         f"`join` is one of {', '.join(JOINS)}, not `{join}`", value.span))
             elif field_name == "when":
                 when = self.expr(value)
+            elif field_name == "drop_path":
+                drop_path = self.expr(value)
             elif field_name == "name" and isinstance(value, YScalar):
                 name = str(value.value)
             else:
                 self.error(
                     SpecSyntaxError(
                         f"unknown key `{field_name}` in a graph entry "
-                        "(use from, layers, head, join or when)",
+                        "(use from, layers, head, join, drop_path or when)",
                         key.span,
                     )
                 )
@@ -477,7 +477,9 @@ class _SpecReader:
             self.error(SpecSyntaxError(f"a `{join}` join takes no layers", node.span))
         if join and len(sources) < 2:
             self.error(SpecSyntaxError(f"`{join}` joins two or more tensors", node.span))
-        return ast.Tap(name, tuple(sources), body, join, is_head, when, span=node.span)
+        if drop_path is not None and join != "mean":
+            self.error(SpecSyntaxError("`drop_path` applies to a `join: mean`", node.span))
+        return ast.Tap(name, tuple(sources), body, join, is_head, when, drop_path, span=node.span)
 
     def names(self, node: YNode) -> list[str]:
         items = node.items if isinstance(node, YList) else (node,)
@@ -489,6 +491,10 @@ class _SpecReader:
                 continue
             out.append(text)
         return out
+
+
+def _is_shortcut_mode(node: YNode) -> bool:
+    return isinstance(node, YScalar) and node.value in ("auto", "identity", "projection")
 
 
 def _with_label(node: ast.Node, label: str) -> ast.Node:
