@@ -13,7 +13,6 @@ from html import escape
 
 from .ir import Block, Layer, Node, Shape
 from .ops import REGISTRY, Style
-from .report import human
 
 FONT = "Helvetica"
 MUTED = "#555555"
@@ -37,9 +36,10 @@ GRAPH_ATTRS = {
     "ranksep": "0.28",
     "labelloc": "t",
     "labeljust": "c",
-    "newrank": "true",
     "bgcolor": "white",
     "pad": "0.2",
+    "newrank": "true",  # lets branches in different clusters share a rank
+    "ordering": "out",  # branches left to right in spec order, as the papers draw them
 }
 NODE_ATTRS = {
     "fontname": FONT,
@@ -80,6 +80,14 @@ def shape_text(shape: Shape) -> str:
     return shape.hwc()
 
 
+def human(count: int) -> str:
+    """Three significant figures, the way papers print costs: 9.54K, 335K, 1.04G."""
+    for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if abs(count) >= size * 0.9995:  # 999,960 is 1M, not 1e+03K
+            return f"{count / size:.3g}{unit}"
+    return str(count)
+
+
 def cost_text(params: int, macs: int) -> str:
     parts = []
     if params:
@@ -89,9 +97,11 @@ def cost_text(params: int, macs: int) -> str:
     return " · ".join(parts)
 
 
-def _html(lines: Iterable[tuple[str, str]]) -> str:
+def _html(lines: Iterable[tuple[str, str]], left: bool = False) -> str:
     """An HTML-like label from (kind, text) lines: `title` bold, `sub` plain,
-    `small` muted; texts are escaped here, nowhere else."""
+    `small` muted; texts are escaped here, nowhere else. `left` aligns the
+    lines left, for cluster captions: the edge entering a cluster runs down
+    its middle, and centred caption lines would sit right under it."""
     rendered = []
     for kind, text in lines:
         if not text:
@@ -103,6 +113,8 @@ def _html(lines: Iterable[tuple[str, str]]) -> str:
             rendered.append(f'<font point-size="8" color="{MUTED}">{body}</font>')
         else:
             rendered.append(body)
+    if left:
+        return "<" + "".join(line + '<br align="left"/>' for line in rendered) + ">"
     return "<" + "<br/>".join(rendered) + ">"
 
 
@@ -141,11 +153,23 @@ def block_detail(block: Block) -> str:
     return ""
 
 
+def run_title(members: tuple[Node, ...]) -> str:
+    """`bottleneck(128, 1) ×3`; an anonymous run is named by its ends
+    (`layer1…layer6 ×6`) since one name would stand for all of them."""
+    first = members[0]
+    assert isinstance(first, Block)
+    if len(members) == 1:
+        return block_title(first)
+    if first.block is None:
+        return f"{first.name}…{members[-1].name} ×{len(members)}"
+    return f"{block_title(first)} ×{len(members)}"
+
+
 def node_label(members: tuple[Node, ...]) -> str:
     """A collapsed block, or a run of identical ones rolled into `×N`."""
     first = members[0]
     assert isinstance(first, Block)
-    title = block_title(first) + (f" ×{len(members)}" if len(members) > 1 else "")
+    title = run_title(members)
     params = sum(m.cost.params for m in members)
     macs = sum(m.cost.macs for m in members)
     return _html([("title", title), ("sub", block_detail(first)),
@@ -154,8 +178,18 @@ def node_label(members: tuple[Node, ...]) -> str:
 
 def cluster_label(members: tuple[Node, ...]) -> str:
     """An expanded block's caption; for a rolled run the members drawn stand
-    for all of them, so the caption carries ×N and the run's totals."""
-    return node_label(members)
+    for all of them, so the caption carries ×N and the run's totals. An
+    anonymous group's notation is left out: its layers are right there."""
+    first = members[0]
+    assert isinstance(first, Block)
+    plain = not any(isinstance(child, Block) for child in first.children)
+    if first.block is None and len(members) == 1 and first.kind == "seq" and plain:
+        return _html([("small", first.name)], left=True)  # a branch: its layers say it all
+    detail = block_detail(first)  # a stage: `bottleneck ×3`
+    params = sum(m.cost.params for m in members)
+    macs = sum(m.cost.macs for m in members)
+    return _html([("title", run_title(members)), ("sub", detail),
+                  ("small", cost_text(params, macs))], left=True)  # fmt: skip
 
 
 def terminal_label(caption: str, shape: Shape) -> str:
@@ -165,20 +199,22 @@ def terminal_label(caption: str, shape: Shape) -> str:
 def title_label(name: str, title: str, facts: str, legend: dict[str, str]) -> str:
     """The title block (name, source, input → output, totals) with the colour
     legend under it, as the graph's own label so it never disturbs the layout."""
-    width = max(1, min(len(legend), 5))
-    rows = [
-        f'<tr><td colspan="{width}"><font point-size="18"><b>{escape(name)}</b></font></td></tr>',
-    ]
+    rows = [f'<tr><td><font point-size="18"><b>{escape(name)}</b></font></td></tr>']
     if title:
-        rows.append(f'<tr><td colspan="{width}">{escape(title)}</td></tr>')
-    rows.append(f'<tr><td colspan="{width}"><font color="{MUTED}">{escape(facts)}</font></td></tr>')
+        rows.append(f"<tr><td>{escape(title)}</td></tr>")
+    rows.append(f'<tr><td><font color="{MUTED}">{escape(facts)}</font></td></tr>')
     entries = list(legend.items())
-    for start in range(0, len(entries), width):
+    rows_needed = -(-len(entries) // 10)
+    per_row = -(-len(entries) // max(1, rows_needed))  # balanced rows of at most 10
+    for start in range(0, len(entries), per_row):
+        # each legend row is its own table, so its cells are as wide as their
+        # words rather than aligned with the row above
         cells = "".join(
             f'<td bgcolor="{fill}" border="1" color="#999999">'
             f'<font point-size="9">{escape(family)}</font></td>'
-            for family, fill in entries[start : start + width]
+            for family, fill in entries[start : start + per_row]
         )
-        rows.append(f"<tr>{cells}</tr>")
-    return ('<<table border="0" cellborder="0" cellspacing="3" cellpadding="3">'
+        rows.append('<tr><td><table border="0" cellborder="0" cellspacing="3" '
+                    f'cellpadding="3"><tr>{cells}</tr></table></td></tr>')  # fmt: skip
+    return ('<<table border="0" cellborder="0" cellspacing="1" cellpadding="2">'
             + "".join(rows) + "</table>>")  # fmt: skip

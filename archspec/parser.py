@@ -37,6 +37,7 @@ TOP_KEYS = (
     "variant", "base", "blocks", "layers",
 )  # fmt: skip
 BLOCK_KEYS = ("params", "inputs", "columns", "doc", *COMBINATORS, "layers", "graph", "if")
+MERGED_KEYS = ("params", "defaults", "blocks", "variants")  # merged key by key with a base
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -585,9 +586,20 @@ def _merge_base(root: YMap, filename: str, base_dir: Path | None, diag: Diagnost
         raise SpecSyntaxError("a base spec must be a mapping", parent.span)
     if parent.get("base") is not None:
         raise SpecSyntaxError("a base spec cannot itself have a `base:`", parent.span)
-    own = {k for k in root.keys() if k != "base"}
-    entries = [(k, v) for k, v in parent.entries if str(k.value) not in own]
-    entries += [(k, v) for k, v in root.entries if str(k.value) != "base"]
+    own = {str(k.value): v for k, v in root.entries if str(k.value) != "base"}
+    entries = []
+    for key, value in parent.entries:
+        mine = own.pop(str(key.value), None)
+        if mine is None:
+            entries.append((key, value))
+        elif str(key.value) in MERGED_KEYS and isinstance(value, YMap) and isinstance(mine, YMap):
+            # `params: {aux: true}` overrides one constant, not the family's whole table
+            names = set(mine.keys())
+            kept = tuple((k, v) for k, v in value.entries if str(k.value) not in names)
+            entries.append((key, YMap(kept + mine.entries, mine.span)))
+        else:
+            entries.append((key, mine))
+    entries += [(k, v) for k, v in root.entries if str(k.value) in own]
     return YMap(tuple(entries), root.span)
 
 

@@ -1,0 +1,464 @@
+"""`archspec draw`: the IR as a Graphviz diagram.
+
+Every IR node becomes a Graphviz node or, when expanded, a cluster; edges carry
+the shape of the tensor that flows along them (H×W×C, as the papers print it).
+How deep to look is a `Plan`:
+
+* an explicit depth N shows every node down to depth N (top-level rows are
+  depth 1); blocks at depth N are drawn as one node with their params and MACs.
+* the default depth rolls each run of identical consecutive blocks (same
+  block, notation and shapes: ResNet's `bottleneck(128, 1)` ×3, DenseNet's
+  dense layers) into one item marked ×N, then picks the deepest depth whose
+  picture stays within `NODE_BUDGET` nodes. That shows GoogLeNet's inception
+  branches, one of each distinct ResNet block opened up and ResNet-152 as
+  ~50 nodes, not 500.
+
+Combinators are wired the way the papers draw them: parallel branches fan out
+from one node and meet in a join (concat, +, ×, mean), the residual shortcut is
+its own edge, dense layers concatenate onto a running tensor, graph blocks
+follow their wires and extra outputs (auxiliary heads) end in side outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import diagram_style as style
+from .ir import Block, Layer, Node, Shape, walk
+from .ops import concat_shape
+
+if TYPE_CHECKING:
+    import graphviz
+
+    from .network import Network
+
+FORMATS = ("svg", "png", "pdf", "dot")
+NODE_BUDGET = 120
+INSTALL_HINT = (
+    "Graphviz's `dot` program is not on the PATH; install Graphviz "
+    "(Debian/Ubuntu: apt-get install graphviz, macOS: brew install graphviz, "
+    "others: https://graphviz.org/download/) or use --format dot"
+)
+
+
+class DiagramError(Exception):
+    """A diagram could not be made (no Graphviz, bad depth, unwritable file);
+    the message is one line meant for the user."""
+
+
+# ---------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Blocks shallower than `depth` are expanded; `roll` folds runs of
+    identical blocks into one item."""
+
+    depth: int
+    roll: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One thing drawn among a block's children: a node, or a run of identical
+    sibling blocks drawn once (the first of them) and marked ×N."""
+
+    members: tuple[Node, ...]
+    path: tuple[str, ...]
+    depth: int
+
+    @property
+    def node(self) -> Node:
+        return self.members[0]
+
+    @property
+    def rolled(self) -> bool:
+        return len(self.members) > 1
+
+    @property
+    def ident(self) -> str:
+        dotted = ".".join(self.path)
+        return f"{dotted}*{len(self.members)}" if self.rolled else dotted
+
+
+def _signature(node: Node, grows: bool) -> tuple[Any, ...] | None:
+    """What makes blocks interchangeable in a picture. In a dense block every
+    layer sees a wider input by design, so the input is left out there."""
+    if not isinstance(node, Block):
+        return None  # layers are what the reader came to see: never rolled
+    inputs = () if grows else node.inputs
+    return (node.block, node.kind, node.notation, inputs, node.outputs)
+
+
+def items(block: Block, path: tuple[str, ...], depth: int, plan: Plan) -> list[Item]:
+    """The children of an expanded `block` as drawable items."""
+    rollable = plan.roll and block.kind in ("seq", "dense", "graph")
+    grows = block.kind == "dense"
+    chained = _chained(block) if block.kind == "graph" else None
+    runs: list[list[Node]] = []
+    for child in block.children:
+        key = _signature(child, grows) if rollable else None
+        joins = chained is None or child.name in chained
+        if runs and joins and key is not None and key == _signature(runs[-1][0], grows):
+            runs[-1].append(child)
+        else:
+            runs.append([child])
+    return [Item(tuple(run), (*path, run[0].name), depth + 1) for run in runs]
+
+
+def _chained(block: Block) -> set[str]:
+    """Graph children fed only by the child before them, which feeds nothing
+    else: there the graph is a plain chain and a run may be rolled."""
+    wires = block.attrs["wires"]
+    uses: dict[str, int] = {}
+    for _name, sources in wires:
+        for source in sources:
+            uses[source] = uses.get(source, 0) + 1
+    for name in block.attrs["outputs"]:
+        uses[name] = uses.get(name, 0) + 1
+    chained = set()
+    for (before, _), (name, sources) in pairwise(wires):
+        if sources == (before,) and uses.get(before) == 1:
+            chained.add(name)
+    return chained
+
+
+def expanded(item: Item, plan: Plan) -> bool:
+    node = item.node
+    return isinstance(node, Block) and bool(node.children) and item.depth < plan.depth
+
+
+def height(net: Network) -> int:
+    """The depth of the deepest node (top-level rows are depth 1)."""
+    return max(depth for _node, depth, _path in walk(net.root))
+
+
+def default_depth(net: Network) -> int:
+    """The deepest rolled view that stays within `NODE_BUDGET` nodes."""
+    best = 1
+    for depth in range(1, height(net) + 1):
+        if _Drawer(net, Plan(depth, roll=True), "TB").draw().count > NODE_BUDGET:
+            break
+        best = depth
+    return best
+
+
+def plan_for(net: Network, depth: int | None) -> Plan:
+    if depth is None:
+        return Plan(default_depth(net), roll=True)
+    if depth < 1:
+        raise DiagramError(f"--depth must be at least 1 (1 = top-level rows only), got {depth}")
+    return Plan(depth, roll=False)
+
+
+# ---------------------------------------------------------------- drawing
+
+Endpoint = tuple[str, Shape]  # a Graphviz node id and the tensor leaving it
+
+
+class _Drawer:
+    """Walks the IR under a plan, adding nodes, clusters and labelled edges."""
+
+    def __init__(self, net: Network, plan: Plan, rankdir: str) -> None:
+        import graphviz
+
+        self.net = net
+        self.plan = plan
+        self.graph = graphviz.Digraph(
+            name=net.name,
+            graph_attr={**style.GRAPH_ATTRS, "rankdir": rankdir},
+            node_attr=style.NODE_ATTRS,
+            edge_attr=style.EDGE_ATTRS,
+        )
+        self.legend: dict[str, str] = {}
+        self.labelled: set[str] = set()
+        self.pending: list[tuple[str, str, dict[str, str]]] = []
+        self.created: list[str] = []  # node ids in drawing order
+        self.same_rank: list[list[str]] = []  # first nodes of parallel branches
+
+    @property
+    def count(self) -> int:
+        return len(self.created)
+
+    # --- primitives
+    def node(self, g: graphviz.Digraph, ident: str, label: str, look: style.Style,
+             tooltip: str, **attrs: str) -> None:  # fmt: skip
+        self.legend.setdefault(look.family, look.fill)
+        self.created.append(ident)
+        g.node(ident, label, fillcolor=look.fill, shape=look.shape, tooltip=tooltip, **attrs)
+
+    def edges(self, sources: list[Endpoint], head: str, **attrs: str) -> None:
+        # A tensor fanning out to several consumers is labelled once, on its
+        # first edge: four identical labels around an Inception module are noise.
+        # Edges are all stated at the top level, after the clusters: an edge
+        # stated inside a cluster would pull its tail node into that cluster.
+        for tail, shape in sources:
+            label = "" if tail in self.labelled else style.shape_text(shape)
+            self.labelled.add(tail)
+            self.pending.append((tail, head, {"label": label, **attrs}))
+
+    def join(self, g: graphviz.Digraph, ident: str, op_name: str, sources: list[Endpoint],
+             shortcut: Endpoint | None = None, caption: str = "") -> str:  # fmt: skip
+        """A combinator's join node; the shortcut edge is drawn apart (colour,
+        no pull on the layout) so the main path stays a straight column."""
+        look = style.op_style(op_name)
+        label = caption or style.join_label(op_name)
+        self.node(g, ident, label, look, op_name, width="0.3", height="0.3", margin="0.02")
+        self.edges(sources, ident)
+        if shortcut is not None:
+            self.edges([shortcut], ident, weight="0", **style.SHORTCUT_EDGE)
+        return ident
+
+    # --- the walk
+    def draw(self) -> _Drawer:
+        net = self.net
+        self.node(self.graph, "@input", style.terminal_label("input", net.input),
+                  style.TERMINAL, "input")  # fmt: skip
+        ends = self.body(net.root, (), 0, [("@input", net.input)], self.graph)
+        self.outputs(ends)
+        for tail, head, attrs in self.pending:
+            self.graph.edge(tail, head, **attrs)
+        for group in self.same_rank:  # Inception's branches start on one row
+            with self.graph.subgraph() as row:
+                row.attr(rank="same")
+                for ident in group:
+                    row.node(ident)
+        facts = self.facts()
+        self.graph.attr(label=style.title_label(net.name, net.title, facts, self.legend))
+        return self
+
+    def facts(self) -> str:
+        net = self.net
+        outs = ", ".join(style.shape_text(s) for s in net.outputs)
+        noun = "outputs" if len(net.outputs) > 1 else "output"
+        return (f"input {style.shape_text(net.input)} → {noun} {outs} · "
+                f"{net.params:,} params · {style.human(net.macs)} MACs")  # fmt: skip
+
+    def outputs(self, ends: list[Endpoint]) -> None:
+        names = self.net.root.attrs.get("outputs") or ("output",)
+        for index, end in enumerate(ends):
+            caption = "output" if index == 0 else f"side output: {names[index]}"
+            ident = "@output" if index == 0 else f"@output.{names[index]}"
+            self.node(self.graph, ident, style.terminal_label(caption, end[1]), style.TERMINAL,
+                      caption)  # fmt: skip
+            self.edges([end], ident)
+
+    def item(self, item: Item, g: graphviz.Digraph, sources: list[Endpoint]) -> list[Endpoint]:
+        node = item.node
+        if isinstance(node, Layer):
+            return [self.layer(node, item, g, sources)]
+        if not expanded(item, self.plan):
+            return [self.collapsed(item, g, sources)]
+        with self.cluster(g, item, node.kind) as sub:
+            ends = self.body(node, item.path, item.depth, sources, sub)
+        if item.rolled:  # the run leaves with its last member's output
+            return [(ends[0][0], item.members[-1].outputs[0])]
+        return ends
+
+    @contextmanager
+    def cluster(self, g: graphviz.Digraph, item: Item, kind: str) -> Iterator[graphviz.Digraph]:
+        """An expanded block (or rolled run) as a cluster tinted by its kind."""
+        look = style.BLOCK_STYLES.get(kind, style.BLOCK_STYLES["seq"])
+        with g.subgraph(name=f"cluster_{item.ident}") as sub:
+            sub.attr(label=style.cluster_label(item.members), style="rounded,filled",
+                     fillcolor=style.tint(look.fill, 0.65), color=style.tint(look.fill, 0.1),
+                     fontsize="10", labeljust="l", tooltip=_where(item))  # fmt: skip
+            yield sub
+
+    def layer(self, layer: Layer, item: Item, g: graphviz.Digraph,
+              sources: list[Endpoint]) -> Endpoint:  # fmt: skip
+        ident = item.ident
+        self.node(g, ident, style.layer_label(layer), style.op_style(layer.op), _where(item))
+        self.edges(sources, ident)
+        return (ident, layer.output)
+
+    def collapsed(self, item: Item, g: graphviz.Digraph, sources: list[Endpoint]) -> Endpoint:
+        node = item.node
+        assert isinstance(node, Block)
+        look = style.BLOCK_STYLES.get(node.kind, style.BLOCK_STYLES["seq"])
+        extra = {"penwidth": "2"} if item.rolled else {}
+        self.node(g, item.ident, style.node_label(item.members), look, _where(item), **extra)
+        self.edges(sources, item.ident)
+        return (item.ident, item.members[-1].outputs[0])
+
+    def body(self, block: Block, path: tuple[str, ...], depth: int, sources: list[Endpoint],
+             g: graphviz.Digraph) -> list[Endpoint]:  # fmt: skip
+        """Draw an expanded block's children into `g`; its output endpoints."""
+        wiring = {
+            "seq": self.seq, "concat": self.parallel, "mean": self.parallel,
+            "residual": self.residual, "dense": self.dense, "scale": self.scale,
+            "graph": self.wired,
+        }  # fmt: skip
+        return wiring.get(block.kind, self.seq)(block, path, depth, sources, g)
+
+    def seq(self, block: Block, path: tuple[str, ...], depth: int, sources: list[Endpoint],
+            g: graphviz.Digraph) -> list[Endpoint]:  # fmt: skip
+        flow = sources
+        for item in items(block, path, depth, self.plan):
+            flow = self.item(item, g, flow)[:1]
+        return flow
+
+    def parallel(self, block: Block, path: tuple[str, ...], depth: int,
+                 sources: list[Endpoint], g: graphviz.Digraph) -> list[Endpoint]:  # fmt: skip
+        # Branches are drawn in order from the same source: Graphviz puts
+        # them side by side, as Inception's figure does.
+        outs, heads = [], []
+        for item in items(block, path, depth, self.plan):
+            first = len(self.created)
+            outs.append(self.item(item, g, sources)[0])
+            heads.append(self.created[first])
+        self.same_rank.append(heads)
+        op_name = "concat" if block.kind == "concat" else "mean"
+        ident = self.join(g, _join_id(path, op_name), op_name, outs)
+        return [(ident, block.output)]
+
+    def residual(self, block: Block, path: tuple[str, ...], depth: int,
+                 sources: list[Endpoint], g: graphviz.Digraph) -> list[Endpoint]:  # fmt: skip
+        by_name = {item.node.name: item for item in items(block, path, depth, self.plan)}
+        post = block.attrs.get("post")
+        main = self.item(by_name["residual"], g, sources)[0]
+        shortcut = (self.item(by_name["shortcut"], g, sources)[0]
+                    if "shortcut" in by_name else sources[0])  # fmt: skip
+        scale = block.attrs.get("scale", 1.0)
+        caption = f"×{scale:g} +" if scale not in (None, 1.0) else ""
+        ident = self.join(g, _join_id(path, "add"), "add", [main], shortcut, caption)
+        flow: list[Endpoint] = [(ident, main[1])]
+        if post and post in by_name:
+            flow = self.item(by_name[post], g, flow)[:1]
+        return flow
+
+    def dense(self, block: Block, path: tuple[str, ...], depth: int, sources: list[Endpoint],
+              g: graphviz.Digraph) -> list[Endpoint]:  # fmt: skip
+        # x ← concat(x, H(x)): each layer reads the running tensor and its new
+        # features are concatenated onto it. A rolled run shows one layer and
+        # its concat, leaving with the tensor after the whole run; joins are
+        # numbered by the layers done so far (`concat6` holds x after six).
+        flow = sources[0]
+        index = 0
+        for item in items(block, path, depth, self.plan):
+            index += len(item.members)
+            after = concat_shape([flow[1], *(m.outputs[0] for m in item.members)])
+            if item.rolled and not expanded(item, self.plan):
+                flow = (self.collapsed(item, g, [flow])[0], after)
+                continue
+            if not item.rolled:
+                new = self.item(item, g, [flow])[0]
+                ident = self.join(g, _join_id(path, "concat", index), "concat", [new], flow)
+            else:
+                with self.cluster(g, item, "dense") as sub:
+                    new = self.representative(item, sub, flow)
+                    ident = self.join(sub, _join_id(path, "concat", index), "concat", [new], flow)
+            flow = (ident, after)
+        return [flow]
+
+    def representative(self, item: Item, g: graphviz.Digraph, source: Endpoint) -> Endpoint:
+        """The first member of a rolled run (always a block), drawn inside the
+        run's cluster."""
+        node = item.node
+        assert isinstance(node, Block)
+        return self.body(node, item.path, item.depth, [source], g)[0]
+
+    def scale(self, block: Block, path: tuple[str, ...], depth: int, sources: list[Endpoint],
+              g: graphviz.Digraph) -> list[Endpoint]:  # fmt: skip
+        (gate_item,) = items(block, path, depth, self.plan)
+        gate = self.item(gate_item, g, sources)[0]
+        ident = self.join(g, _join_id(path, "mul"), "mul", [gate], sources[0])
+        return [(ident, block.output)]
+
+    def wired(self, block: Block, path: tuple[str, ...], depth: int, sources: list[Endpoint],
+              g: graphviz.Digraph) -> list[Endpoint]:  # fmt: skip
+        tensors: dict[str, Endpoint] = dict(zip(block.attrs["inputs"], sources, strict=False))
+        wires = dict(block.attrs["wires"])
+        # a rolled run is a chain: fed like its first member, read as its last
+        for item in items(block, path, depth, self.plan):
+            inputs = [tensors[s] for s in wires[item.node.name]]
+            tensors[item.members[-1].name] = self.item(item, g, inputs)[0]
+        return [tensors[name] for name in block.attrs["outputs"]]
+
+
+def _join_id(path: tuple[str, ...], op_name: str, index: int | None = None) -> str:
+    return f"{'.'.join(path)}/{op_name}{'' if index is None else index}"
+
+
+def _where(item: Item) -> str:
+    """The tooltip (SVG hover): dotted path and spec line."""
+    names = ".".join(item.path)
+    if item.rolled:
+        names += f" … {item.members[-1].name} (×{len(item.members)})"
+    span = item.node.span  # the file's name only: the DOT must not depend on the checkout
+    return f"{names} — {Path(span.file).name}:{span.line}" if span.line else names
+
+
+# ---------------------------------------------------------------- public API
+
+
+def diagram(net: Network, depth: int | None = None, rankdir: str = "TB") -> graphviz.Digraph:
+    """The network as a `graphviz.Digraph` (see the module docstring for `depth`)."""
+    if rankdir not in ("TB", "LR"):
+        raise DiagramError(f"--rankdir must be TB or LR, got `{rankdir}`")
+    try:
+        import graphviz  # noqa: F401 - the Python package builds the DOT source
+    except ImportError:
+        missing = "the `graphviz` Python package is missing: pip install graphviz"
+        raise DiagramError(missing) from None
+    return _Drawer(net, plan_for(net, depth), rankdir).draw().graph
+
+
+def render(net: Network, output: str | Path, fmt: str = "svg", depth: int | None = None,
+           rankdir: str = "TB") -> Path:  # fmt: skip
+    """Write the diagram to `output` as svg, png, pdf or dot; `DiagramError`
+    with a one-line message when that cannot be done."""
+    if fmt not in FORMATS:
+        raise DiagramError(f"unknown diagram format `{fmt}` ({', '.join(FORMATS)})")
+    graph = diagram(net, depth=depth, rankdir=rankdir)
+    data = graph.source.encode("utf-8") if fmt == "dot" else _run_dot(graph, fmt)
+    path = Path(output)
+    _write(path, data)
+    return path
+
+
+def _run_dot(graph: graphviz.Digraph, fmt: str) -> bytes:
+    import graphviz
+
+    if shutil.which("dot") is None:
+        raise DiagramError(INSTALL_HINT)
+    try:
+        return graph.pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise DiagramError(INSTALL_HINT) from None
+    except graphviz.CalledProcessError as exc:
+        stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else ""
+        lines = stderr.strip().splitlines()
+        first = lines[0] if lines else f"exit status {exc.returncode}"
+        raise DiagramError(f"Graphviz failed: {first}") from None
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write beside the target, then rename: never a half-written diagram."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    except OSError as exc:
+        raise DiagramError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the file from others
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temp, path)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        raise DiagramError(f"cannot write {path}: {exc.strerror}") from None
