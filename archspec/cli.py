@@ -137,6 +137,9 @@ def write_atomically(path: Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; a written file gets the usual mode
         os.replace(temp, path)
     except OSError as exc:
         Path(temp).unlink(missing_ok=True)
