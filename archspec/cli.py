@@ -31,8 +31,12 @@ def _parser() -> argparse.ArgumentParser:
         return command
 
     summary = spec_command("summary", "per-layer shapes, params, MACs and receptive field")
-    summary.add_argument("--depth", type=int, default=None,
-                         help="collapse blocks below this depth (1 = top-level rows only)")  # fmt: skip
+    summary.add_argument(
+        "--depth",
+        type=int,
+        default=None,
+        help="collapse blocks below this depth (1 = top-level rows only)",
+    )
     summary.add_argument("--json", action="store_true", help="print one JSON object")
 
     spec_command("check", "validate a spec and print its warnings")
@@ -90,8 +94,10 @@ def _check(net: Network, args: argparse.Namespace) -> int:
     _print_warnings(net)
     count = len(net.warnings)
     outputs = ", ".join(str(s) for s in net.outputs)
-    print(f"{net.path}: ok — {net.name}: {net.input} → {outputs}, {net.params:,} params, "
-          f"{net.macs:,} MACs; {count} warning{'s' if count != 1 else ''}")  # fmt: skip
+    print(
+        f"{net.path}: ok — {net.name}: {net.input} → {outputs}, {net.params:,} params, "
+        f"{net.macs:,} MACs; {count} warning{'s' if count != 1 else ''}"
+    )
     return 0
 
 
@@ -119,8 +125,10 @@ def _compile(net: Network, args: argparse.Namespace) -> int:
         sys.stdout.flush()
     outputs = ", ".join(str(s) for s in net.outputs)
     where = args.output or "stdout"
-    print(f"{net.name}: {net.params:,} params, {net.macs:,} MACs, output {outputs} → {where}",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"{net.name}: {net.params:,} params, {net.macs:,} MACs, output {outputs} → {where}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -189,8 +189,15 @@ class _Drawer:
         return len(self.created)
 
     # --- primitives
-    def node(self, g: graphviz.Digraph, ident: str, label: str, look: style.Style,
-             tooltip: str, **attrs: str) -> None:  # fmt: skip
+    def node(
+        self,
+        g: graphviz.Digraph,
+        ident: str,
+        label: str,
+        look: style.Style,
+        tooltip: str,
+        **attrs: str,
+    ) -> None:
         self.legend.setdefault(look.family, look.fill)
         self.created.append(ident)
         g.node(ident, label, fillcolor=look.fill, shape=look.shape, tooltip=tooltip, **attrs)
@@ -205,8 +212,15 @@ class _Drawer:
             self.labelled.add(tail)
             self.pending.append((tail, head, {"label": label, **attrs}))
 
-    def join(self, g: graphviz.Digraph, ident: str, op_name: str, sources: list[Endpoint],
-             shortcut: Endpoint | None = None, caption: str = "") -> str:  # fmt: skip
+    def join(
+        self,
+        g: graphviz.Digraph,
+        ident: str,
+        op_name: str,
+        sources: list[Endpoint],
+        shortcut: Endpoint | None = None,
+        caption: str = "",
+    ) -> str:
         """A combinator's join node; the shortcut edge is drawn apart (colour,
         no pull on the layout) so the main path stays a straight column."""
         look = style.op_style(op_name)
@@ -220,8 +234,9 @@ class _Drawer:
     # --- the walk
     def draw(self) -> _Drawer:
         net = self.net
-        self.node(self.graph, "@input", style.terminal_label("input", net.input),
-                  style.TERMINAL, "input")  # fmt: skip
+        self.node(
+            self.graph, "@input", style.terminal_label("input", net.input), style.TERMINAL, "input"
+        )
         ends = self.body(net.root, (), 0, [("@input", net.input)], self.graph)
         self.outputs(ends)
         for tail, head, attrs in self.pending:
@@ -239,16 +254,19 @@ class _Drawer:
         net = self.net
         outs = ", ".join(style.shape_text(s) for s in net.outputs)
         noun = "outputs" if len(net.outputs) > 1 else "output"
-        return (f"input {style.shape_text(net.input)} → {noun} {outs} · "
-                f"{net.params:,} params · {style.human(net.macs)} MACs")  # fmt: skip
+        return (
+            f"input {style.shape_text(net.input)} → {noun} {outs} · "
+            f"{net.params:,} params · {style.human(net.macs)} MACs"
+        )
 
     def outputs(self, ends: list[Endpoint]) -> None:
         names = self.net.root.attrs.get("outputs") or ("output",)
         for index, end in enumerate(ends):
             caption = "output" if index == 0 else f"side output: {names[index]}"
             ident = "@output" if index == 0 else f"@output.{names[index]}"
-            self.node(self.graph, ident, style.terminal_label(caption, end[1]), style.TERMINAL,
-                      caption)  # fmt: skip
+            self.node(
+                self.graph, ident, style.terminal_label(caption, end[1]), style.TERMINAL, caption
+            )
             self.edges([end], ident)
 
     def item(self, item: Item, g: graphviz.Digraph, sources: list[Endpoint]) -> list[Endpoint]:
@@ -268,13 +286,20 @@ class _Drawer:
         """An expanded block (or rolled run) as a cluster tinted by its kind."""
         look = style.BLOCK_STYLES.get(kind, style.BLOCK_STYLES["seq"])
         with g.subgraph(name=f"cluster_{item.ident}") as sub:
-            sub.attr(label=style.cluster_label(item.members), style="rounded,filled",
-                     fillcolor=style.tint(look.fill, 0.65), color=style.tint(look.fill, 0.1),
-                     fontsize="10", labeljust="l", tooltip=_where(item))  # fmt: skip
+            sub.attr(
+                label=style.cluster_label(item.members),
+                style="rounded,filled",
+                fillcolor=style.tint(look.fill, 0.65),
+                color=style.tint(look.fill, 0.1),
+                fontsize="10",
+                labeljust="l",
+                tooltip=_where(item),
+            )
             yield sub
 
-    def layer(self, layer: Layer, item: Item, g: graphviz.Digraph,
-              sources: list[Endpoint]) -> Endpoint:  # fmt: skip
+    def layer(
+        self, layer: Layer, item: Item, g: graphviz.Digraph, sources: list[Endpoint]
+    ) -> Endpoint:
         ident = item.ident
         self.node(g, ident, style.layer_label(layer), style.op_style(layer.op), _where(item))
         self.edges(sources, ident)
@@ -289,25 +314,47 @@ class _Drawer:
         self.edges(sources, item.ident)
         return (item.ident, item.members[-1].outputs[0])
 
-    def body(self, block: Block, path: tuple[str, ...], depth: int, sources: list[Endpoint],
-             g: graphviz.Digraph) -> list[Endpoint]:  # fmt: skip
+    def body(
+        self,
+        block: Block,
+        path: tuple[str, ...],
+        depth: int,
+        sources: list[Endpoint],
+        g: graphviz.Digraph,
+    ) -> list[Endpoint]:
         """Draw an expanded block's children into `g`; its output endpoints."""
         wiring = {
-            "seq": self.seq, "concat": self.parallel, "mean": self.parallel,
-            "residual": self.residual, "dense": self.dense, "scale": self.scale,
+            "seq": self.seq,
+            "concat": self.parallel,
+            "mean": self.parallel,
+            "residual": self.residual,
+            "dense": self.dense,
+            "scale": self.scale,
             "graph": self.wired,
-        }  # fmt: skip
+        }
         return wiring.get(block.kind, self.seq)(block, path, depth, sources, g)
 
-    def seq(self, block: Block, path: tuple[str, ...], depth: int, sources: list[Endpoint],
-            g: graphviz.Digraph) -> list[Endpoint]:  # fmt: skip
+    def seq(
+        self,
+        block: Block,
+        path: tuple[str, ...],
+        depth: int,
+        sources: list[Endpoint],
+        g: graphviz.Digraph,
+    ) -> list[Endpoint]:
         flow = sources
         for item in items(block, path, depth, self.plan):
             flow = self.item(item, g, flow)[:1]
         return flow
 
-    def parallel(self, block: Block, path: tuple[str, ...], depth: int,
-                 sources: list[Endpoint], g: graphviz.Digraph) -> list[Endpoint]:  # fmt: skip
+    def parallel(
+        self,
+        block: Block,
+        path: tuple[str, ...],
+        depth: int,
+        sources: list[Endpoint],
+        g: graphviz.Digraph,
+    ) -> list[Endpoint]:
         # Branches are drawn in order from the same source: Graphviz puts
         # them side by side, as Inception's figure does.
         outs, heads = [], []
@@ -320,13 +367,20 @@ class _Drawer:
         ident = self.join(g, _join_id(path, op_name), op_name, outs)
         return [(ident, block.output)]
 
-    def residual(self, block: Block, path: tuple[str, ...], depth: int,
-                 sources: list[Endpoint], g: graphviz.Digraph) -> list[Endpoint]:  # fmt: skip
+    def residual(
+        self,
+        block: Block,
+        path: tuple[str, ...],
+        depth: int,
+        sources: list[Endpoint],
+        g: graphviz.Digraph,
+    ) -> list[Endpoint]:
         by_name = {item.node.name: item for item in items(block, path, depth, self.plan)}
         post = block.attrs.get("post")
         main = self.item(by_name["residual"], g, sources)[0]
-        shortcut = (self.item(by_name["shortcut"], g, sources)[0]
-                    if "shortcut" in by_name else sources[0])  # fmt: skip
+        shortcut = (
+            self.item(by_name["shortcut"], g, sources)[0] if "shortcut" in by_name else sources[0]
+        )
         scale = block.attrs.get("scale", 1.0)
         caption = f"×{scale:g} +" if scale not in (None, 1.0) else ""
         ident = self.join(g, _join_id(path, "add"), "add", [main], shortcut, caption)
@@ -335,8 +389,14 @@ class _Drawer:
             flow = self.item(by_name[post], g, flow)[:1]
         return flow
 
-    def dense(self, block: Block, path: tuple[str, ...], depth: int, sources: list[Endpoint],
-              g: graphviz.Digraph) -> list[Endpoint]:  # fmt: skip
+    def dense(
+        self,
+        block: Block,
+        path: tuple[str, ...],
+        depth: int,
+        sources: list[Endpoint],
+        g: graphviz.Digraph,
+    ) -> list[Endpoint]:
         # x ← concat(x, H(x)): each layer reads the running tensor and its new
         # features are concatenated onto it. A rolled run shows one layer and
         # its concat, leaving with the tensor after the whole run; joins are
@@ -366,15 +426,27 @@ class _Drawer:
         assert isinstance(node, Block)
         return self.body(node, item.path, item.depth, [source], g)[0]
 
-    def scale(self, block: Block, path: tuple[str, ...], depth: int, sources: list[Endpoint],
-              g: graphviz.Digraph) -> list[Endpoint]:  # fmt: skip
+    def scale(
+        self,
+        block: Block,
+        path: tuple[str, ...],
+        depth: int,
+        sources: list[Endpoint],
+        g: graphviz.Digraph,
+    ) -> list[Endpoint]:
         (gate_item,) = items(block, path, depth, self.plan)
         gate = self.item(gate_item, g, sources)[0]
         ident = self.join(g, _join_id(path, "mul"), "mul", [gate], sources[0])
         return [(ident, block.output)]
 
-    def wired(self, block: Block, path: tuple[str, ...], depth: int, sources: list[Endpoint],
-              g: graphviz.Digraph) -> list[Endpoint]:  # fmt: skip
+    def wired(
+        self,
+        block: Block,
+        path: tuple[str, ...],
+        depth: int,
+        sources: list[Endpoint],
+        g: graphviz.Digraph,
+    ) -> list[Endpoint]:
         tensors: dict[str, Endpoint] = dict(zip(block.attrs["inputs"], sources, strict=False))
         wires = dict(block.attrs["wires"])
         # a rolled run is a chain: fed like its first member, read as its last
@@ -412,8 +484,13 @@ def diagram(net: Network, depth: int | None = None, rankdir: str = "TB") -> grap
     return _Drawer(net, plan_for(net, depth), rankdir).draw().graph
 
 
-def render(net: Network, output: str | Path, fmt: str = "svg", depth: int | None = None,
-           rankdir: str = "TB") -> Path:  # fmt: skip
+def render(
+    net: Network,
+    output: str | Path,
+    fmt: str = "svg",
+    depth: int | None = None,
+    rankdir: str = "TB",
+) -> Path:
     """Write the diagram to `output` as svg, png, pdf or dot; `DiagramError`
     with a one-line message when that cannot be done."""
     if fmt not in FORMATS:

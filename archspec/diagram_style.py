@@ -120,8 +120,12 @@ def _html(lines: Iterable[tuple[str, str]], left: bool = False) -> str:
 
 def layer_label(layer: Layer) -> str:
     op = REGISTRY.ops[layer.op]
-    return _html([("title", op.label(layer.attrs.as_dict())),
-                  ("small", cost_text(layer.cost.params, layer.cost.macs))])  # fmt: skip
+    return _html(
+        [
+            ("title", op.label(layer.attrs.as_dict())),
+            ("small", cost_text(layer.cost.params, layer.cost.macs)),
+        ]
+    )
 
 
 def join_label(op_name: str) -> str:
@@ -172,8 +176,9 @@ def node_label(members: tuple[Node, ...]) -> str:
     title = run_title(members)
     params = sum(m.cost.params for m in members)
     macs = sum(m.cost.macs for m in members)
-    return _html([("title", title), ("sub", block_detail(first)),
-                  ("small", cost_text(params, macs))])  # fmt: skip
+    return _html(
+        [("title", title), ("sub", block_detail(first)), ("small", cost_text(params, macs))]
+    )
 
 
 def cluster_label(members: tuple[Node, ...]) -> str:
@@ -188,8 +193,10 @@ def cluster_label(members: tuple[Node, ...]) -> str:
     detail = block_detail(first)  # a stage: `bottleneck ×3`
     params = sum(m.cost.params for m in members)
     macs = sum(m.cost.macs for m in members)
-    return _html([("title", run_title(members)), ("sub", detail),
-                  ("small", cost_text(params, macs))], left=True)  # fmt: skip
+    return _html(
+        [("title", run_title(members)), ("sub", detail), ("small", cost_text(params, macs))],
+        left=True,
+    )
 
 
 def terminal_label(caption: str, shape: Shape) -> str:
@@ -214,7 +221,12 @@ def title_label(name: str, title: str, facts: str, legend: dict[str, str]) -> st
             f'<font point-size="9">{escape(family)}</font></td>'
             for family, fill in entries[start : start + per_row]
         )
-        rows.append('<tr><td><table border="0" cellborder="0" cellspacing="3" '
-                    f'cellpadding="3"><tr>{cells}</tr></table></td></tr>')  # fmt: skip
-    return ('<<table border="0" cellborder="0" cellspacing="1" cellpadding="2">'
-            + "".join(rows) + "</table>>")  # fmt: skip
+        rows.append(
+            '<tr><td><table border="0" cellborder="0" cellspacing="3" '
+            f'cellpadding="3"><tr>{cells}</tr></table></td></tr>'
+        )
+    return (
+        '<<table border="0" cellborder="0" cellspacing="1" cellpadding="2">'
+        + "".join(rows)
+        + "</table>>"
+    )

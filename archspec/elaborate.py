@@ -35,16 +35,63 @@ MAX_LAYERS = 100_000
 # Names a layer cannot take: they are attributes every torch.nn.Module has, so a
 # submodule with that name would shadow them in the compiled model.
 RESERVED_NAMES = frozenset(
-    """T_destination add_module apply bfloat16 buffers call_super_init children compile cpu
-    cuda double dump_patches eval extra_repr float forward get_buffer get_extra_state
-    get_parameter get_submodule half ipu load_state_dict modules mtia named_buffers
-    named_children named_modules named_parameters parameters register_backward_hook
-    register_buffer register_forward_hook register_forward_pre_hook
-    register_full_backward_hook register_full_backward_pre_hook
-    register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
-    register_parameter register_state_dict_post_hook register_state_dict_pre_hook
-    requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty train
-    training type xpu zero_grad""".split()
+    [
+        "T_destination",
+        "add_module",
+        "apply",
+        "bfloat16",
+        "buffers",
+        "call_super_init",
+        "children",
+        "compile",
+        "cpu",
+        "cuda",
+        "double",
+        "dump_patches",
+        "eval",
+        "extra_repr",
+        "float",
+        "forward",
+        "get_buffer",
+        "get_extra_state",
+        "get_parameter",
+        "get_submodule",
+        "half",
+        "ipu",
+        "load_state_dict",
+        "modules",
+        "mtia",
+        "named_buffers",
+        "named_children",
+        "named_modules",
+        "named_parameters",
+        "parameters",
+        "register_backward_hook",
+        "register_buffer",
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_full_backward_hook",
+        "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook",
+        "register_load_state_dict_pre_hook",
+        "register_module",
+        "register_parameter",
+        "register_state_dict_post_hook",
+        "register_state_dict_pre_hook",
+        "requires_grad_",
+        "set_extra_state",
+        "set_submodule",
+        "share_memory",
+        "state_dict",
+        "to",
+        "to_empty",
+        "train",
+        "training",
+        "type",
+        "xpu",
+        "zero_grad",
+        "self",
+    ]
 )
 
 
@@ -62,8 +109,10 @@ Scope = dict[str, Any]
 def python_name(text: str) -> str:
     """A label as written (`inception 3a`) → a safe identifier (`inception_3a`)."""
     name = re.sub(r"[^A-Za-z0-9_]", "_", text.strip().replace(" ", "_"))
+    # No leading underscore: nn.Module keeps its internals (`_modules`) there.
+    name = name.lstrip("_")
     if not name or name[0].isdigit():
-        name = f"_{name}" if name else "_"
+        name = f"layer_{name}"
     if keyword.iskeyword(name) or name in RESERVED_NAMES:
         name += "_"
     return name
@@ -119,7 +168,9 @@ class Elaborator:
         for block in spec.blocks:
             if block.name in self.blocks or REGISTRY.lookup(block.name):
                 what = "an op" if REGISTRY.lookup(block.name) else "another block"
-                diag.error(SpecNameError(f"block `{block.name}` has the name of {what}", block.span))
+                diag.error(
+                    SpecNameError(f"block `{block.name}` has the name of {what}", block.span)
+                )
             self.blocks[block.name] = block
         self.variant = variant
         self.globals = self._globals(variant)
@@ -142,9 +193,13 @@ class Elaborator:
         if chosen is not None:
             if chosen not in variants:
                 known = ", ".join(variants) or "none"
-                self.diag.error(SpecNameError(
-                    f"unknown variant `{chosen}`{did_you_mean(chosen, variants)} (variants: {known})",
-                    self.spec.span))  # fmt: skip
+                self.diag.error(
+                    SpecNameError(
+                        f"unknown variant `{chosen}`{did_you_mean(chosen, variants)}"
+                        f" (variants: {known})",
+                        self.spec.span,
+                    )
+                )
             else:
                 overrides = dict(variants[chosen])
         self.variant = chosen
@@ -160,9 +215,13 @@ class Elaborator:
         for written, args in self.spec.defaults:
             found = REGISTRY.lookup(written)
             if found is None:
-                self.diag.error(SpecNameError(
-                    f"defaults for unknown op `{written}`{did_you_mean(written, REGISTRY.spellings())}",
-                    args[0].span if args else self.spec.span))  # fmt: skip
+                self.diag.error(
+                    SpecNameError(
+                        f"defaults for unknown op `{written}`"
+                        f"{did_you_mean(written, REGISTRY.spellings())}",
+                        args[0].span if args else self.spec.span,
+                    )
+                )
                 continue
             op = found[0]
             values = out.setdefault(op.name, {})
@@ -203,16 +262,23 @@ class Elaborator:
         return as_int(value, expr, what)
 
     # ------------------------------------------------------------ sequences and graphs
-    def sequence(self, items: tuple[ast.Node, ...], inputs: dict[str, Flow | None], scope: Scope,
-                 name: str, span: Span) -> tuple[Block, list[Flow]] | None:  # fmt: skip
+    def sequence(
+        self,
+        items: tuple[ast.Node, ...],
+        inputs: dict[str, Flow | None],
+        scope: Scope,
+        name: str,
+        span: Span,
+    ) -> tuple[Block, list[Flow]] | None:
         if _is_graph(items) or len(inputs) > 1:
             return self.graph(items, inputs, scope, name, span)
         flow = next(iter(inputs.values()))
         namer = Namer(_labels(items))
         children: list[Node] = []
         for item in items:
-            for child, flow in self.expand(item, flow, scope, namer):  # noqa: B020
-                children.append(child)
+            made = self.expand(item, flow, scope, namer)
+            children += [child for child, _ in made]
+            flow = made[-1][1] if made else flow
         if flow is None or any(c is _BROKEN for c in children):
             return None
         first = next(iter(inputs.values()))
@@ -220,8 +286,14 @@ class Elaborator:
         notation = _seq_notation(children)
         return self._make_block(name, "seq", children, (first,), [flow], notation, span), [flow]
 
-    def graph(self, items: tuple[ast.Node, ...], inputs: dict[str, Flow | None], scope: Scope,
-              name: str, span: Span) -> tuple[Block, list[Flow]] | None:  # fmt: skip
+    def graph(
+        self,
+        items: tuple[ast.Node, ...],
+        inputs: dict[str, Flow | None],
+        scope: Scope,
+        name: str,
+        span: Span,
+    ) -> tuple[Block, list[Flow]] | None:
         tensors: dict[str, Flow | None] = dict(inputs)
         previous = list(inputs)[-1]
         namer = Namer(_labels(items) | set(inputs))
@@ -243,10 +315,16 @@ class Elaborator:
             sources = item.sources or (previous,)
             missing = [s for s in sources if s not in tensors]
             for source in missing:
-                self.diag.error(SpecNameError(
-                    f"unknown tensor `{source}`{did_you_mean(source, tensors)}", item.span))  # fmt: skip
-            tap_name = (namer.explicit(item.name, item.span, self.diag) if item.name
-                        else namer.auto(item.join or "branch"))  # fmt: skip
+                self.diag.error(
+                    SpecNameError(
+                        f"unknown tensor `{source}`{did_you_mean(source, tensors)}", item.span
+                    )
+                )
+            tap_name = (
+                namer.explicit(item.name, item.span, self.diag)
+                if item.name
+                else namer.auto(item.join or "branch")
+            )
             flows = [tensors.get(s) for s in sources]
             if missing or any(f is None for f in flows):
                 tensors[tap_name] = None
@@ -270,34 +348,49 @@ class Elaborator:
         outputs = [previous, *heads]
         out_flows = [tensors[o] for o in outputs]
         input_flows = [f for f in inputs.values() if f is not None]
-        attrs = Attrs.of({"wires": tuple(wires), "inputs": tuple(inputs), "outputs": tuple(outputs)})
-        block = self._make_block(name, "graph", children, tuple(input_flows), out_flows, "", span,
-                                 attrs)  # fmt: skip
+        attrs = Attrs.of(
+            {"wires": tuple(wires), "inputs": tuple(inputs), "outputs": tuple(outputs)}
+        )
+        block = self._make_block(
+            name, "graph", children, tuple(input_flows), out_flows, "", span, attrs
+        )
         return block, out_flows  # type: ignore[return-value]
 
-    def tap(self, item: ast.Tap, flows: list[Flow], scope: Scope, name: str) -> tuple[Node, Flow] | None:
+    def tap(
+        self, item: ast.Tap, flows: list[Flow], scope: Scope, name: str
+    ) -> tuple[Node, Flow] | None:
         if item.join:
             op = JOIN_OPS[item.join]
             values = {"drop_path": self._eval(item.drop_path, scope)} if item.drop_path else {}
             return self.layer(op, values, Geometry(), flows, name, item.span)
         if item.body is None:
-            self.diag.error(SpecSyntaxError("a graph entry needs `layers:`, `head:` or `join:`",
-                                            item.span))  # fmt: skip
+            self.diag.error(
+                SpecSyntaxError("a graph entry needs `layers:`, `head:` or `join:`", item.span)
+            )
             return None
         if len(flows) > 1:
             return self.multi_input_call(item, flows, scope, name)
         return self.named(item.body, flows[0], scope, name)
 
-    def multi_input_call(self, item: ast.Tap, flows: list[Flow], scope: Scope,
-                         name: str) -> tuple[Node, Flow] | None:  # fmt: skip
+    def multi_input_call(
+        self, item: ast.Tap, flows: list[Flow], scope: Scope, name: str
+    ) -> tuple[Node, Flow] | None:
         body = item.body
         if isinstance(body, ast.Seq) and len(body.items) == 1:
             body = body.items[0]
-        bdef = self.blocks.get(body.head) if isinstance(body, ast.Call) and isinstance(body.head, str) else None
+        bdef = (
+            self.blocks.get(body.head)
+            if isinstance(body, ast.Call) and isinstance(body.head, str)
+            else None
+        )
         if bdef is None or len(bdef.inputs) != len(flows):
-            self.diag.error(ShapeError(
-                f"an entry with {len(flows)} inputs must call a block declared with "
-                f"`inputs:` of that many names", item.span))  # fmt: skip
+            self.diag.error(
+                ShapeError(
+                    f"an entry with {len(flows)} inputs must call a block declared with "
+                    f"`inputs:` of that many names",
+                    item.span,
+                )
+            )
             return None
         assert isinstance(body, ast.Call)
         return self.block_call(body, bdef, flows, scope, name)
@@ -310,8 +403,9 @@ class Elaborator:
             return False
 
     # ------------------------------------------------------------ entries
-    def expand(self, item: ast.Node, flow: Flow | None, scope: Scope,
-               namer: Namer) -> list[tuple[Node, Flow | None]]:  # fmt: skip
+    def expand(
+        self, item: ast.Node, flow: Flow | None, scope: Scope, namer: Namer
+    ) -> list[tuple[Node, Flow | None]]:
         """The children one entry adds to a sequence (a repeat adds several)."""
         try:
             return self._expand(item, flow, scope, namer)
@@ -321,13 +415,15 @@ class Elaborator:
             self.diag.error(exc)
             return [(_BROKEN, None)] if flow is not None else []
 
-    def _expand(self, item: ast.Node, flow: Flow | None, scope: Scope,
-                namer: Namer) -> list[tuple[Node, Flow | None]]:  # fmt: skip
+    def _expand(
+        self, item: ast.Node, flow: Flow | None, scope: Scope, namer: Namer
+    ) -> list[tuple[Node, Flow | None]]:
         if isinstance(item, ast.Repeat):
             count = self._int(item.count, scope, "a repeat count")
             if count < 0 or count > MAX_LAYERS:
-                raise SpecValueError(f"repeat count must be between 0 and {MAX_LAYERS}, got {count}",
-                                     item.count.span)  # fmt: skip
+                raise SpecValueError(
+                    f"repeat count must be between 0 and {MAX_LAYERS}, got {count}", item.count.span
+                )
             out: list[tuple[Node, Flow | None]] = []
             for index in range(1, count + 1):
                 # `i` is the copy's 1-based index: `drop_path {0.5 * i / 54}` x54
@@ -347,17 +443,23 @@ class Elaborator:
             if branch is None:
                 return []
             if item.label:
-                return self._one(self.named(branch, flow, scope,
-                                            namer.explicit(item.label, item.span, self.diag)))  # fmt: skip
+                return self._one(
+                    self.named(
+                        branch, flow, scope, namer.explicit(item.label, item.span, self.diag)
+                    )
+                )
             return self._expand(branch, flow, scope, namer)
         if isinstance(item, ast.Tap):
-            raise SpecSyntaxError("`from:`/`head:`/`join:` entries belong in a layer list",
-                                  item.span)  # fmt: skip
+            raise SpecSyntaxError(
+                "`from:`/`head:`/`join:` entries belong in a layer list", item.span
+            )
         label = getattr(item, "label", None)
         if isinstance(item, ast.Call):
             return self.call_entry(item, flow, scope, namer)
-        name = namer.explicit(label, item.span, self.diag) if label else namer.auto(
-            item.kind if isinstance(item, ast.Combine) else "block"
+        name = (
+            namer.explicit(label, item.span, self.diag)
+            if label
+            else namer.auto(item.kind if isinstance(item, ast.Combine) else "block")
         )
         if isinstance(item, ast.Seq):
             return self._one(self.named(item, flow, scope, name))
@@ -367,8 +469,9 @@ class Elaborator:
     def _one(self, made: tuple[Node, Flow] | None) -> list[tuple[Node, Flow | None]]:
         return [made] if made is not None else [(_BROKEN, None)]
 
-    def named(self, body: ast.Node, flow: Flow | None, scope: Scope,
-              name: str) -> tuple[Node, Flow] | None:  # fmt: skip
+    def named(
+        self, body: ast.Node, flow: Flow | None, scope: Scope, name: str
+    ) -> tuple[Node, Flow] | None:
         """Elaborate `body` into exactly one node called `name` (a lone layer is
         renamed, several become a `seq` block)."""
         if flow is None:
@@ -394,15 +497,21 @@ class Elaborator:
             return replace(child, name=name), out  # type: ignore[return-value]
         nodes = [c for c, _ in children]
         notation = _seq_notation(nodes)
-        return self._make_block(name, "seq", nodes, (flow,), [current], notation, body.span), current
+        return self._make_block(
+            name, "seq", nodes, (flow,), [current], notation, body.span
+        ), current
 
     # ------------------------------------------------------------ calls
-    def call_entry(self, call: ast.Call, flow: Flow | None, scope: Scope,
-                   namer: Namer) -> list[tuple[Node, Flow | None]]:  # fmt: skip
+    def call_entry(
+        self, call: ast.Call, flow: Flow | None, scope: Scope, namer: Namer
+    ) -> list[tuple[Node, Flow | None]]:
         target = self.resolve_head(call, scope)
         if isinstance(target, ast.BlockDef):
-            name = (namer.explicit(call.label, call.span, self.diag) if call.label
-                    else namer.auto(target.name))
+            name = (
+                namer.explicit(call.label, call.span, self.diag)
+                if call.label
+                else namer.auto(target.name)
+            )
             if flow is None:
                 self.check_call_args(call, target, scope)
                 return []
@@ -418,7 +527,9 @@ class Elaborator:
             made = self.layer(flat, {}, Geometry(), [flow], namer.auto("flatten"), call.span)
             out.append(made)
             flow = made[1]
-        name = namer.explicit(call.label, call.span, self.diag) if call.label else namer.auto(op.name)
+        name = (
+            namer.explicit(call.label, call.span, self.diag) if call.label else namer.auto(op.name)
+        )
         geometry, values = self.op_values(op, kernel, call, scope)
         out.append(self.layer(op, values, geometry, [flow], name, call.span))
         return out
@@ -428,7 +539,7 @@ class Elaborator:
         with the block name."""
         head = call.head if isinstance(call.head, str) else ""
         if call.label and call.label.startswith(f"{head} "):
-            return call.label[len(head) + 1:]
+            return call.label[len(head) + 1 :]
         return None
 
     def resolve_head(self, call: ast.Call, scope: Scope) -> ast.BlockDef | tuple[Op, tuple | None]:
@@ -445,12 +556,14 @@ class Elaborator:
         found = REGISTRY.lookup(head)
         if found is None:
             suggestion = _suggest(head, [*REGISTRY.spellings(), *self.blocks])
-            raise SpecNameError(f"unknown op or block `{head}`{suggestion}",
-                                call.span.shifted(0, len(head)))  # fmt: skip
+            raise SpecNameError(
+                f"unknown op or block `{head}`{suggestion}", call.span.shifted(0, len(head))
+            )
         return found
 
-    def op_values(self, op: Op, kernel: tuple[int, int] | None, call: ast.Call,
-                  scope: Scope) -> tuple[Geometry, dict[str, Any]]:  # fmt: skip
+    def op_values(
+        self, op: Op, kernel: tuple[int, int] | None, call: ast.Call, scope: Scope
+    ) -> tuple[Geometry, dict[str, Any]]:
         if kernel is not None and not op.takes_kernel:
             raise SpecValueError(f"`{op.name}` takes no kernel size", call.span)
         if call.width is not None and not op.takes_width:
@@ -468,15 +581,24 @@ class Elaborator:
                 elif slots:
                     values[slots.pop(0)] = value
                 else:
-                    raise SpecValueError(f"`{op.name}` takes no positional value `{value}`", arg.span)
+                    raise SpecValueError(
+                        f"`{op.name}` takes no positional value `{value}`", arg.span
+                    )
             elif arg.name not in op.options:
                 raise self._unknown_option(op, arg)
             else:
                 values[arg.name] = value
         return Geometry(kernel, stride, width), values
 
-    def layer(self, op: Op, values: dict[str, Any], geometry: Geometry, flows: list[Flow],
-              name: str, span: Span) -> tuple[Layer, Flow]:  # fmt: skip
+    def layer(
+        self,
+        op: Op,
+        values: dict[str, Any],
+        geometry: Geometry,
+        flows: list[Flow],
+        name: str,
+        span: Span,
+    ) -> tuple[Layer, Flow]:
         self.layer_count += 1
         if self.layer_count > MAX_LAYERS:
             raise SpecValueError(f"the network expands to more than {MAX_LAYERS} layers", span)
@@ -495,13 +617,26 @@ class Elaborator:
             raise ShapeError(f"{op.notation(attrs)} gives an empty output {out}", span)
         for message in op.warnings(attrs, inputs):
             self.diag.warn(f"{op.notation(attrs)}: {message}", span)
-        cost = Cost(op.params(attrs, inputs, out), op.macs(attrs, inputs, out),
-                    op.other_ops(attrs, inputs, out), out.numel)  # fmt: skip
+        cost = Cost(
+            op.params(attrs, inputs, out),
+            op.macs(attrs, inputs, out),
+            op.other_ops(attrs, inputs, out),
+            out.numel,
+        )
         kernel, stride = op.window(attrs, inputs)
         field = max((f.field for f in flows), key=lambda f: f.size)
         field = Field(field.size + (kernel - 1) * field.jump, field.jump * stride)
-        node = Layer(name, op.name, Attrs.of(attrs), tuple(inputs), out, cost, field,
-                     op.notation(attrs), span)  # fmt: skip
+        node = Layer(
+            name,
+            op.name,
+            Attrs.of(attrs),
+            tuple(inputs),
+            out,
+            cost,
+            field,
+            op.notation(attrs),
+            span,
+        )
         return node, Flow(out, field)
 
     # ------------------------------------------------------------ blocks
@@ -509,8 +644,9 @@ class Elaborator:
         params = [p.name for p in bdef.params]
         positional = [a for a in call.args if a.name is None]
         if call.stride is not None or call.width is not None:
-            raise SpecValueError(f"block `{bdef.name}` takes arguments in (…), not /stride or -width",
-                                 call.span)  # fmt: skip
+            raise SpecValueError(
+                f"block `{bdef.name}` takes arguments in (…), not /stride or -width", call.span
+            )
         if len(positional) > len(params):
             raise SpecValueError(self._arity(bdef, len(positional)), positional[len(params)].span)
         bound = {p: self._eval(a.value, scope) for p, a in zip(params, positional, strict=False)}
@@ -531,10 +667,15 @@ class Elaborator:
     def _arity(self, bdef: ast.BlockDef, given: int) -> str:
         required = [p for p in bdef.params if p.default is None]
         columns = bdef.columns or tuple(p.name for p in bdef.params)
-        count = (f"{len(required)}" if len(required) == len(bdef.params)
-                 else f"{len(required)} to {len(bdef.params)}")  # fmt: skip
-        return (f"block `{bdef.name}` takes {count} value{'s' if len(bdef.params) != 1 else ''} "
-                f"({', '.join(columns)}), got {given}")  # fmt: skip
+        count = (
+            f"{len(required)}"
+            if len(required) == len(bdef.params)
+            else f"{len(required)} to {len(bdef.params)}"
+        )
+        return (
+            f"block `{bdef.name}` takes {count} value{'s' if len(bdef.params) != 1 else ''} "
+            f"({', '.join(columns)}), got {given}"
+        )
 
     def check_call_args(self, call: ast.Call, bdef: ast.BlockDef, scope: Scope) -> None:
         try:
@@ -542,8 +683,9 @@ class Elaborator:
         except ArchSpecError as exc:
             self.diag.error(exc)
 
-    def block_call(self, call: ast.Call, bdef: ast.BlockDef, flows: list[Flow], scope: Scope,
-                   name: str) -> tuple[Node, Flow] | None:  # fmt: skip
+    def block_call(
+        self, call: ast.Call, bdef: ast.BlockDef, flows: list[Flow], scope: Scope, name: str
+    ) -> tuple[Node, Flow] | None:
         bound = self.bind(call, bdef, scope)
         first = flows[0].shape
         inner: Scope = {**self.globals, "in": ShapeValue(first.c, first.h, first.w), **bound}
@@ -557,8 +699,9 @@ class Elaborator:
         self.depth += 1
         try:
             if self.depth > MAX_BLOCK_DEPTH:
-                raise SpecValueError(f"blocks nest deeper than {MAX_BLOCK_DEPTH} (endless recursion?)",
-                                     call.span)  # fmt: skip
+                raise SpecValueError(
+                    f"blocks nest deeper than {MAX_BLOCK_DEPTH} (endless recursion?)", call.span
+                )
             made = self.block_body(bdef, flows, inner, name)
         finally:
             self.depth -= 1
@@ -570,8 +713,9 @@ class Elaborator:
         notation = f"{bdef.name} ({row_label})" if row_label else f"{bdef.name}({args})"
         return replace(node, block=bdef.name, notation=notation, span=call.span), flow
 
-    def block_body(self, bdef: ast.BlockDef, flows: list[Flow], scope: Scope,
-                   name: str) -> tuple[Block, Flow] | None:  # fmt: skip
+    def block_body(
+        self, bdef: ast.BlockDef, flows: list[Flow], scope: Scope, name: str
+    ) -> tuple[Block, Flow] | None:
         body = bdef.body
         while isinstance(body, ast.If):
             chosen = body.then if self._truth(body.test, scope) else body.otherwise
@@ -588,24 +732,36 @@ class Elaborator:
             return None
         block, outs = result
         if len(outs) != 1:
-            raise ShapeError(f"block `{bdef.name}` has {len(outs)} outputs; `head:` entries "
-                             "belong in the network's top-level layers", bdef.span)  # fmt: skip
+            raise ShapeError(
+                f"block `{bdef.name}` has {len(outs)} outputs; `head:` entries "
+                "belong in the network's top-level layers",
+                bdef.span,
+            )
         return block, outs[0]
 
     # ------------------------------------------------------------ combinators
-    def combine(self, item: ast.Combine, flow: Flow, scope: Scope,
-                name: str) -> tuple[Block, Flow] | None:  # fmt: skip
-        handler = {"concat": self.parallel, "mean": self.parallel, "residual": self.residual,
-                   "dense": self.dense, "scale": self.scale}[item.kind]  # fmt: skip
+    def combine(
+        self, item: ast.Combine, flow: Flow, scope: Scope, name: str
+    ) -> tuple[Block, Flow] | None:
+        handler = {
+            "concat": self.parallel,
+            "mean": self.parallel,
+            "residual": self.residual,
+            "dense": self.dense,
+            "scale": self.scale,
+        }[item.kind]
         return handler(item, flow, scope, name)
 
-    def parallel(self, item: ast.Combine, flow: Flow, scope: Scope,
-                 name: str) -> tuple[Block, Flow] | None:  # fmt: skip
+    def parallel(
+        self, item: ast.Combine, flow: Flow, scope: Scope, name: str
+    ) -> tuple[Block, Flow] | None:
         branches = []
         namer = Namer(_labels(item.branches))
         for branch in item.branches:
             label = getattr(branch, "label", None)
-            branch_name = namer.explicit(label, branch.span, self.diag) if label else namer.auto("branch")
+            branch_name = (
+                namer.explicit(label, branch.span, self.diag) if label else namer.auto("branch")
+            )
             branches.append(self.named(branch, flow, scope, branch_name))
         if any(b is None for b in branches) or not branches:
             return None
@@ -621,8 +777,9 @@ class Elaborator:
         nodes = [b[0] for b in branches]  # type: ignore[index]
         flows = [b[1] for b in branches]  # type: ignore[index]
         field = max((f.field for f in flows), key=lambda f: f.size)
-        extra = Cost(other_ops=out.numel * (len(nodes) - 1) if item.kind == "mean" else 0,
-                     memory=out.numel)  # fmt: skip
+        extra = Cost(
+            other_ops=out.numel * (len(nodes) - 1) if item.kind == "mean" else 0, memory=out.numel
+        )
         attrs = Attrs()
         drop = item.option("drop_path")
         if isinstance(drop, ast.Expr):  # type: ignore[arg-type]
@@ -631,24 +788,31 @@ class Elaborator:
                 raise SpecValueError(f"`drop_path` must be in [0, 1), got {p}", item.span)
             attrs = Attrs.of({"drop_path": float(p)})
         notation = item.kind + (f" (drop-path {attrs['drop_path']:g})" if attrs.items else "")
-        block = self._make_block(name, item.kind, nodes, (flow,), [Flow(out, field)], notation,
-                                 item.span, attrs, extra)  # fmt: skip
+        block = self._make_block(
+            name, item.kind, nodes, (flow,), [Flow(out, field)], notation, item.span, attrs, extra
+        )
         return block, Flow(out, field)
 
-    def residual(self, item: ast.Combine, flow: Flow, scope: Scope,
-                 name: str) -> tuple[Block, Flow] | None:  # fmt: skip
+    def residual(
+        self, item: ast.Combine, flow: Flow, scope: Scope, name: str
+    ) -> tuple[Block, Flow] | None:
         made = self.named(item.branches[0], flow, scope, "residual")
         if made is None:
             return None
         body, out = made
         children: list[Node] = [body]
         shortcut = item.option("shortcut")
-        mode = shortcut.value if isinstance(shortcut, ast.Str) else ("custom" if shortcut else "auto")
+        mode = (
+            shortcut.value if isinstance(shortcut, ast.Str) else ("custom" if shortcut else "auto")
+        )
         if mode == "auto":
             mode = "identity" if out.shape == flow.shape else "projection"
         if mode == "identity" and out.shape != flow.shape:
-            raise ShapeError(f"add of different shapes: the residual gives {out.shape}, "
-                             f"the identity shortcut carries {flow.shape}", item.span)  # fmt: skip
+            raise ShapeError(
+                f"add of different shapes: the residual gives {out.shape}, "
+                f"the identity shortcut carries {flow.shape}",
+                item.span,
+            )
         if mode == "projection":
             children.append(self.projection(flow, out.shape, item.span))
         elif mode == "custom":
@@ -656,8 +820,11 @@ class Elaborator:
             if made_short is None:
                 return None
             if made_short[1].shape != out.shape:
-                raise ShapeError(f"add of different shapes: the residual gives {out.shape}, "
-                                 f"the shortcut gives {made_short[1].shape}", item.span)  # fmt: skip
+                raise ShapeError(
+                    f"add of different shapes: the residual gives {out.shape}, "
+                    f"the shortcut gives {made_short[1].shape}",
+                    item.span,
+                )
             children.append(made_short[0])
         scale_expr = item.option("scale")
         scale = float(self._eval(scale_expr, scope)) if isinstance(scale_expr, ast.Expr) else 1.0  # type: ignore[arg-type]
@@ -673,16 +840,32 @@ class Elaborator:
                 post, result = made_then[0]
             else:
                 post_flow = made_then[-1][1]
-                post = self._make_block("post", "seq", [c for c, _ in made_then], (out.shape,),
-                                        [post_flow], "", item.span)  # type: ignore[list-item]
+                post = self._make_block(
+                    "post",
+                    "seq",
+                    [c for c, _ in made_then],
+                    (out.shape,),
+                    [post_flow],
+                    "",
+                    item.span,
+                )  # type: ignore[list-item]
                 result = post_flow
             children.append(post)
             attrs["post"] = post.name
         extra = Cost(other_ops=out.shape.numel * (2 if scale != 1.0 else 1), memory=out.shape.numel)
         field = Field(max(out.field.size, flow.field.size), out.field.jump)
         result = Flow(result.shape, field)  # type: ignore[union-attr]
-        block = self._make_block(name, "residual", children, (flow,), [result], "residual",
-                                 item.span, Attrs.of(attrs), extra)  # fmt: skip
+        block = self._make_block(
+            name,
+            "residual",
+            children,
+            (flow,),
+            [result],
+            "residual",
+            item.span,
+            Attrs.of(attrs),
+            extra,
+        )
         return block, result
 
     def projection(self, flow: Flow, target: Shape, span: Span) -> Layer:
@@ -693,15 +876,21 @@ class Elaborator:
         assert x.h is not None and target.h is not None
         stride = max(1, x.h // target.h)
         if -(-x.h // stride) != target.h:
-            raise ShapeError(f"add of different shapes: {x} cannot be projected to {target} "
-                             "by a strided 1×1 conv", span)  # fmt: skip
+            raise ShapeError(
+                f"add of different shapes: {x} cannot be projected to {target} "
+                "by a strided 1×1 conv",
+                span,
+            )
         values = dict(self.defaults.get("conv", {}))
         values.update(act="none", pad=0, groups=1, dilation=1, order="post")
         conv = REGISTRY.ops["conv"]
-        return self.layer(conv, values, Geometry((1, 1), stride, target.c), [flow], "shortcut", span)[0]
+        return self.layer(
+            conv, values, Geometry((1, 1), stride, target.c), [flow], "shortcut", span
+        )[0]
 
-    def dense(self, item: ast.Combine, flow: Flow, scope: Scope,
-              name: str) -> tuple[Block, Flow] | None:  # fmt: skip
+    def dense(
+        self, item: ast.Combine, flow: Flow, scope: Scope, name: str
+    ) -> tuple[Block, Flow] | None:
         times_expr = item.option("times")
         times = self._int(times_expr, scope, "`times`") if isinstance(times_expr, ast.Expr) else 0  # type: ignore[arg-type]
         if times <= 0 or times > MAX_LAYERS:
@@ -716,47 +905,82 @@ class Elaborator:
             try:
                 shape = concat_shape([current.shape, out.shape])
             except ShapeRuleError as exc:
-                raise ShapeError(f"dense layer {index}: {exc} (input {current.shape}, "
-                                 f"new features {out.shape})", item.span) from None  # fmt: skip
+                raise ShapeError(
+                    f"dense layer {index}: {exc} (input {current.shape}, new features {out.shape})",
+                    item.span,
+                ) from None
             units.append(unit)
             current = Flow(shape, Field(max(out.field.size, current.field.size), out.field.jump))
         extra = Cost(memory=sum(u.outputs[0].numel for u in units))
-        block = self._make_block(name, "dense", units, (flow,), [current], f"dense ×{times}",
-                                 item.span, extra=extra)  # fmt: skip
+        block = self._make_block(
+            name, "dense", units, (flow,), [current], f"dense ×{times}", item.span, extra=extra
+        )
         return block, current
 
-    def scale(self, item: ast.Combine, flow: Flow, scope: Scope,
-              name: str) -> tuple[Block, Flow] | None:  # fmt: skip
+    def scale(
+        self, item: ast.Combine, flow: Flow, scope: Scope, name: str
+    ) -> tuple[Block, Flow] | None:
         made = self.named(item.branches[0], flow, scope, "gate")
         if made is None:
             return None
         gate, out = made
         g, x = out.shape, flow.shape
         if g.c != x.c or not (g.is_vector or (g.h, g.w) in ((1, 1), (x.h, x.w))):
-            raise ShapeError(f"scale: the gate gives {g}, which cannot scale an input of {x}; "
-                             f"it must give {x.c} or {x.c}×1×1", item.span)  # fmt: skip
+            raise ShapeError(
+                f"scale: the gate gives {g}, which cannot scale an input of {x}; "
+                f"it must give {x.c} or {x.c}×1×1",
+                item.span,
+            )
         extra = Cost(other_ops=x.numel, memory=x.numel)
         result = Flow(x, flow.field)
-        block = self._make_block(name, "scale", [gate], (flow,), [result], "scale", item.span,
-                                 extra=extra)  # fmt: skip
+        block = self._make_block(
+            name, "scale", [gate], (flow,), [result], "scale", item.span, extra=extra
+        )
         return block, result
 
     # ------------------------------------------------------------ construction
-    def _make_block(self, name: str, kind: str, children: list[Node], inputs: tuple,
-                    outputs: list, notation: str, span: Span, attrs: Attrs | None = None,
-                    extra: Cost | None = None) -> Block:  # fmt: skip
+    def _make_block(
+        self,
+        name: str,
+        kind: str,
+        children: list[Node],
+        inputs: tuple,
+        outputs: list,
+        notation: str,
+        span: Span,
+        attrs: Attrs | None = None,
+        extra: Cost | None = None,
+    ) -> Block:
         """A block whose cost is its children's plus what the combinator itself
         does (`extra`, kept in a private `join` figure of the block's attrs)."""
         cost = sum((child.cost for child in children), Cost())
         own = extra or Cost()
-        cost = Cost(cost.params, cost.macs, cost.other_ops + own.other_ops, cost.memory + own.memory)
+        cost = Cost(
+            cost.params, cost.macs, cost.other_ops + own.other_ops, cost.memory + own.memory
+        )
         in_shapes = tuple(f.shape if isinstance(f, Flow) else f for f in inputs)
         out_flows = [f for f in outputs if f is not None]
         field = max((f.field for f in out_flows), key=lambda f: f.size, default=Field())
-        merged = Attrs.of({**(attrs.as_dict() if attrs else {}), "own_other_ops": own.other_ops,
-                           "own_memory": own.memory})  # fmt: skip
-        return Block(name, kind, tuple(children), in_shapes, tuple(f.shape for f in out_flows),
-                     cost, field, notation, None, merged, span)  # fmt: skip
+        merged = Attrs.of(
+            {
+                **(attrs.as_dict() if attrs else {}),
+                "own_other_ops": own.other_ops,
+                "own_memory": own.memory,
+            }
+        )
+        return Block(
+            name,
+            kind,
+            tuple(children),
+            in_shapes,
+            tuple(f.shape for f in out_flows),
+            cost,
+            field,
+            notation,
+            None,
+            merged,
+            span,
+        )
 
 
 def _seq_notation(children: list[Node]) -> str:

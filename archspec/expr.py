@@ -40,7 +40,7 @@ def _to_int(name: str) -> Callable[..., int]:
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "floor": _to_int("floor"),
     "ceil": _to_int("ceil"),
-    "round": lambda x: int(round(x)),
+    "round": round,
     "int": _to_int("int"),
     "abs": abs,
     "min": min,
@@ -87,15 +87,17 @@ def evaluate(expr: ast.Expr, scope: Mapping[str, Any]) -> Any:
                 if result is None:
                     raise SpecValueError(f"the input has no spatial size `{name}`", expr.span)
                 return result
-            raise SpecValueError(f"`.{name}` is only defined for `in` (in.c, in.h, in.w)",
-                                 expr.span)  # fmt: skip
+            raise SpecValueError(
+                f"`.{name}` is only defined for `in` (in.c, in.h, in.w)", expr.span
+            )
         case ast.Index(value=value, index=index):
             target, position = evaluate(value, scope), evaluate(index, scope)
             if not isinstance(target, list) or not isinstance(position, int):
                 raise SpecValueError("indexing needs a list and an integer", expr.span)
             if not -len(target) <= position < len(target):
-                raise SpecValueError(f"index {position} out of range (length {len(target)})",
-                                     expr.span)  # fmt: skip
+                raise SpecValueError(
+                    f"index {position} out of range (length {len(target)})", expr.span
+                )
             return target[position]
         case ast.Func(name=name, args=args):
             function = FUNCTIONS.get(name)
@@ -133,9 +135,9 @@ def _binary(op: str, left: Any, right: Any, expr: ast.BinOp) -> Any:
         result = _BINARY[op](left, right)
     except ZeroDivisionError:
         raise SpecValueError("division by zero", expr.span) from None
-    if isinstance(result, int | float) and not isinstance(result, bool):
-        if abs(result) > MAX_MAGNITUDE:
-            raise SpecValueError("number too large", expr.span)
+    is_number = isinstance(result, int | float) and not isinstance(result, bool)
+    if is_number and abs(result) > MAX_MAGNITUDE:
+        raise SpecValueError("number too large", expr.span)
     return result
 
 

@@ -161,7 +161,9 @@ class Block:
 Node = Layer | Block
 
 
-def walk(node: Node, depth: int = 0, path: tuple[str, ...] = ()) -> Iterator[tuple[Node, int, tuple[str, ...]]]:
+def walk(
+    node: Node, depth: int = 0, path: tuple[str, ...] = ()
+) -> Iterator[tuple[Node, int, tuple[str, ...]]]:
     """Every node, parents before children, with its depth and name path."""
     here = (*path, node.name)
     yield node, depth, here

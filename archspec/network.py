@@ -55,8 +55,17 @@ class Row:
 class Network:
     """A parsed, expanded and checked network with its inferred shapes and costs."""
 
-    def __init__(self, root: Block, *, name: str, title: str, input_shape: Shape,
-                 warnings: list[SpecWarning], path: str, variant: str | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        root: Block,
+        *,
+        name: str,
+        title: str,
+        input_shape: Shape,
+        warnings: list[SpecWarning],
+        path: str,
+        variant: str | None,
+    ) -> None:
         self.root = root
         self.name = name
         self.title = title
@@ -115,9 +124,20 @@ class Network:
         rows = []
         for node, depth, path in walk(self.root):
             kind = node.op if isinstance(node, Layer) else node.block or node.kind
-            rows.append(Row(path[1:], depth, node.notation or node.name, kind, node.outputs,
-                            node.cost.params, node.cost.macs, node.field.size, node.span.line,
-                            isinstance(node, Block)))  # fmt: skip
+            rows.append(
+                Row(
+                    path[1:],
+                    depth,
+                    node.notation or node.name,
+                    kind,
+                    node.outputs,
+                    node.cost.params,
+                    node.cost.macs,
+                    node.field.size,
+                    node.span.line,
+                    isinstance(node, Block),
+                )
+            )
         return rows
 
     def rows(self, depth: int | None = None) -> list[Row]:
@@ -178,8 +198,10 @@ class Network:
 
     def __repr__(self) -> str:
         outs = ", ".join(str(s) for s in self.outputs)
-        return (f"<Network {self.name}: {self.input} → {outs}, {self.params:,} params, "
-                f"{self.macs / 1e9:.2f} GMACs>")  # fmt: skip
+        return (
+            f"<Network {self.name}: {self.input} → {outs}, {self.params:,} params, "
+            f"{self.macs / 1e9:.2f} GMACs>"
+        )
 
 
 MAC_CONVENTION = (
@@ -189,8 +211,12 @@ MAC_CONVENTION = (
 )
 
 
-def loads(text: str, filename: str = "<string>", variant: str | None = None,
-          base_dir: str | Path | None = None) -> Network:  # fmt: skip
+def loads(
+    text: str,
+    filename: str = "<string>",
+    variant: str | None = None,
+    base_dir: str | Path | None = None,
+) -> Network:
     """Parse, expand and check a spec given as text. Raises `SpecErrors`
     listing every error found."""
     diag = Diagnostics()
@@ -201,8 +227,15 @@ def loads(text: str, filename: str = "<string>", variant: str | None = None,
         raise SpecErrors([SpecNameError("the spec produced no network", Span(filename, 1, 1))])
     chosen = variant or _chosen_variant(spec)
     name = chosen if chosen and spec.variants else spec.name
-    return Network(root, name=name, title=spec.title, input_shape=Shape(*spec.input),
-                   warnings=diag.warnings, path=filename, variant=chosen)  # fmt: skip
+    return Network(
+        root,
+        name=name,
+        title=spec.title,
+        input_shape=Shape(*spec.input),
+        warnings=diag.warnings,
+        path=filename,
+        variant=chosen,
+    )
 
 
 def _chosen_variant(spec) -> str | None:
@@ -252,5 +285,6 @@ def load(path: str | Path, variant: str | None = None) -> Network:
     """Load a spec file (or a bundled spec by name) into a checked `Network`."""
     resolved = resolve_spec_path(path)
     text = resolved.read_text(encoding="utf-8")
-    return loads(text, str(path) if Path(path).is_file() else str(resolved), variant,
-                 resolved.parent)  # fmt: skip
+    return loads(
+        text, str(path) if Path(path).is_file() else str(resolved), variant, resolved.parent
+    )

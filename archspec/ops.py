@@ -21,8 +21,19 @@ from typing import Any, ClassVar
 from .errors import SpecValueError
 from .ir import Attrs, Shape
 
-ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "softmax", "leaky_relu", "elu", "gelu",
-               "silu", "identity", "none")  # fmt: skip
+ACTIVATIONS = (
+    "relu",
+    "relu6",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "silu",
+    "identity",
+    "none",
+)
 
 
 class ShapeRuleError(Exception):
@@ -149,21 +160,30 @@ def _check_option(key: str, option: Option, value: Any) -> Any:
     if kind == "ints":
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, list | tuple) and len(value) == 2 and all(
-            isinstance(v, int) for v in value
+        if (
+            isinstance(value, list | tuple)
+            and len(value) == 2
+            and all(isinstance(v, int) for v in value)
         ):
             return tuple(value)
         raise SpecValueError(f"`{key}` is a size or [h, w], got `{value}`")
     if kind == "table":
-        if isinstance(value, list) and value and all(
-            isinstance(row, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in row)
-            for row in value
+        if (
+            isinstance(value, list)
+            and value
+            and all(
+                isinstance(row, list)
+                and all(isinstance(i, int) and not isinstance(i, bool) for i in row)
+                for row in value
+            )
         ):
             return tuple(tuple(row) for row in value)
         raise SpecValueError(f"`{key}` is a list of lists of input map numbers")
     if kind == "sides":
-        if isinstance(value, list) and len(value) == 4 and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value
+        if (
+            isinstance(value, list)
+            and len(value) == 4
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         ):
             return tuple(value)
         raise SpecValueError(f"`{key}` is [left, right, top, bottom], got `{value}`")
@@ -172,8 +192,10 @@ def _check_option(key: str, option: Option, value: Any) -> Any:
             return value
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
-        if isinstance(value, list) and len(value) == 2 and all(
-            isinstance(v, int) and v >= 0 for v in value
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int) and v >= 0 for v in value)
         ):
             return tuple(value)
         raise SpecValueError(f"`{key}` is same, valid, a size ≥ 0 or [h, w], got `{value}`")
@@ -217,7 +239,9 @@ def spatial(n: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
     if ceil and (out - 1) * s >= n + p:
         out -= 1  # the last window must start inside the input or its left padding
     if out <= 0:
-        raise ShapeRuleError(f"kernel {k} (dilation {d}) is larger than the padded input {n + 2 * p}")
+        raise ShapeRuleError(
+            f"kernel {k} (dilation {d}) is larger than the padded input {n + 2 * p}"
+        )
     return out
 
 
@@ -235,8 +259,14 @@ def _act_part(act: str) -> Part:
         return Part("leaky_relu", "LeakyReLU", args=(0.01,), kwargs=(("inplace", True),))
     if act == "softmax":
         return Part("softmax", "Softmax", kwargs=(("dim", 1),))
-    names = {"sigmoid": "Sigmoid", "tanh": "Tanh", "elu": "ELU", "gelu": "GELU",
-             "silu": "SiLU", "identity": "Identity"}  # fmt: skip
+    names = {
+        "sigmoid": "Sigmoid",
+        "tanh": "Tanh",
+        "elu": "ELU",
+        "gelu": "GELU",
+        "silu": "SiLU",
+        "identity": "Identity",
+    }
     return Part(act, names[act])
 
 
@@ -262,11 +292,12 @@ def _require_image(inputs: list[Shape], what: str) -> Shape:
 _NORM_OPTIONS = {
     "bn": Option("bool", False, doc="batch norm after the conv (before it with order=pre)"),
     "act": Option("choice", "none", ACTIVATIONS, "activation after the conv"),
-    "order": Option("choice", "post", ("post", "pre"),
-                    "post: conv→BN→act; pre: BN→act→conv (pre-activation)"),
+    "order": Option(
+        "choice", "post", ("post", "pre"), "post: conv→BN→act; pre: BN→act→conv (pre-activation)"
+    ),
     "eps": Option("float", 1e-5),
     "momentum": Option("float", 0.1),
-}  # fmt: skip
+}
 
 
 class Conv(Op):
@@ -317,8 +348,9 @@ class Conv(Op):
         table = attrs.get("table")
         if table is not None:
             if len(table) != attrs["out"]:
-                raise ShapeRuleError(f"the connection table has {len(table)} rows for "
-                                     f"{attrs['out']} output maps")  # fmt: skip
+                raise ShapeRuleError(
+                    f"the connection table has {len(table)} rows for {attrs['out']} output maps"
+                )
             if any(not row or min(row) < 0 or max(row) >= cin for row in table):
                 raise ShapeRuleError(f"connection table entries must be input maps 0…{cin - 1}")
             return
@@ -335,7 +367,9 @@ class Conv(Op):
         (kh, kw), (ph, pw) = attrs["kernel"], attrs["padding"]
         s, d = attrs["stride"], attrs["dilation"]
         assert x.h is not None and x.w is not None
-        return Shape(attrs["out"], spatial(x.h, kh, s, ph, d, False), spatial(x.w, kw, s, pw, d, False))
+        return Shape(
+            attrs["out"], spatial(x.h, kh, s, ph, d, False), spatial(x.w, kw, s, pw, d, False)
+        )
 
     def warnings(self, attrs: dict[str, Any], inputs: list[Shape]) -> list[str]:
         x = inputs[0]
@@ -399,7 +433,9 @@ class Conv(Op):
     def core_part(self, attrs: dict[str, Any], cin: int) -> Part:
         kwargs: list[tuple[str, Any]] = []
         kernel = attrs["kernel"][0] if attrs["kernel"][0] == attrs["kernel"][1] else attrs["kernel"]
-        padding = attrs["padding"][0] if attrs["padding"][0] == attrs["padding"][1] else attrs["padding"]
+        padding = (
+            attrs["padding"][0] if attrs["padding"][0] == attrs["padding"][1] else attrs["padding"]
+        )
         if attrs["stride"] != 1:
             kwargs.append(("stride", attrs["stride"]))
         if padding != 0:
@@ -426,10 +462,14 @@ class Conv(Op):
         return (core, *norm, *act)
 
 
-def _coverage_warnings(x: Shape, kernel: tuple[int, int], s: int, padding: tuple[int, int],
-                       d: int) -> list[str]:  # fmt: skip
+def _coverage_warnings(
+    x: Shape, kernel: tuple[int, int], s: int, padding: tuple[int, int], d: int
+) -> list[str]:
     out = []
-    for axis, n, k, p in (("rows", x.h, kernel[0], padding[0]), ("columns", x.w, kernel[1], padding[1])):
+    for axis, n, k, p in (
+        ("rows", x.h, kernel[0], padding[0]),
+        ("columns", x.w, kernel[1], padding[1]),
+    ):
         assert n is not None
         lost = _dropped(n, k, s, p, d)
         # With a window narrower than the stride (1×1/2) pixels are skipped all
@@ -448,15 +488,22 @@ def _coverage_warnings(x: Shape, kernel: tuple[int, int], s: int, padding: tuple
 class Pool(Op):
     kind: ClassVar[str] = "max"
     takes_kernel = True
-    flags: ClassVar[dict[str, tuple[str, Any]]] = {"ceil": ("round", "ceil"), "floor": ("round", "floor")}
+    flags: ClassVar[dict[str, tuple[str, Any]]] = {
+        "ceil": ("round", "ceil"),
+        "floor": ("round", "floor"),
+    }
     options: ClassVar[dict[str, Option]] = {
         "kernel": Option("ints", (2, 2)),
         "stride": Option("int", None, doc="default: the kernel size"),
         "pad": Option("pad", 0),
-        "round": Option("choice", "floor", ("floor", "ceil"),
-                        "ceil rounds the output size up, as Caffe did (GoogLeNet)"),
+        "round": Option(
+            "choice",
+            "floor",
+            ("floor", "ceil"),
+            "ceil rounds the output size up, as Caffe did (GoogLeNet)",
+        ),
         "count_pad": Option("bool", True, doc="avg pool: padded zeros count in the mean"),
-    }  # fmt: skip
+    }
     style = Style("pooling", "#ffd59e")
 
     def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
@@ -507,7 +554,9 @@ class Pool(Op):
 
     def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
         kernel = attrs["kernel"][0] if attrs["kernel"][0] == attrs["kernel"][1] else attrs["kernel"]
-        padding = attrs["padding"][0] if attrs["padding"][0] == attrs["padding"][1] else attrs["padding"]
+        padding = (
+            attrs["padding"][0] if attrs["padding"][0] == attrs["padding"][1] else attrs["padding"]
+        )
         kwargs: list[tuple[str, Any]] = [("stride", attrs["stride"])]
         if padding != 0:
             kwargs.append(("padding", padding))
@@ -720,9 +769,9 @@ class Activation(Op):
 
 
 def _activation(act: str, *spellings: str) -> type[Op]:
-    return type(act.title().replace("_", ""), (Activation,),
-                {"name": act, "spellings": (act, *spellings)})  # fmt: skip
-
+    return type(
+        act.title().replace("_", ""), (Activation,), {"name": act, "spellings": (act, *spellings)}
+    )
 
 
 # ---------------------------------------------------------------- transposed convolution
@@ -747,7 +796,10 @@ class Deconv(Conv):
         if extra >= max(s, d):
             raise ShapeRuleError("output_padding must be smaller than the stride or dilation")
         assert x.h is not None and x.w is not None
-        size = [(n - 1) * s - 2 * p + d * (k - 1) + extra + 1 for n, k, p in ((x.h, kh, ph), (x.w, kw, pw))]
+        size = [
+            (n - 1) * s - 2 * p + d * (k - 1) + extra + 1
+            for n, k, p in ((x.h, kh, ph), (x.w, kw, pw))
+        ]
         return Shape(attrs["out"], size[0], size[1])
 
     def warnings(self, attrs: dict[str, Any], inputs: list[Shape]) -> list[str]:
@@ -935,9 +987,7 @@ class Join(Op):
         first = inputs[0]
         for other in inputs[1:]:
             if other != first:
-                raise ShapeRuleError(
-                    f"`{self.name}` of different shapes: {first} and {other}"
-                )
+                raise ShapeRuleError(f"`{self.name}` of different shapes: {first} and {other}")
         return first
 
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
@@ -974,7 +1024,9 @@ class Mean(Join):
     def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
         attrs = super().configure(geometry, values)
         if not 0.0 <= attrs["drop_path"] < 1.0:
-            raise SpecValueError(f"drop-path probability must be in [0, 1), got {attrs['drop_path']}")
+            raise SpecValueError(
+                f"drop-path probability must be in [0, 1), got {attrs['drop_path']}"
+            )
         return attrs
 
     def notation(self, attrs: dict[str, Any]) -> str:
@@ -996,8 +1048,10 @@ def concat_shape(shapes: list[Shape]) -> Shape:
     first = shapes[0]
     for other in shapes[1:]:
         if (other.h, other.w) != (first.h, first.w):
-            where = "vectors and images" if other.is_vector != first.is_vector else (
-                f"{first.h}×{first.w} and {other.h}×{other.w}"
+            where = (
+                "vectors and images"
+                if other.is_vector != first.is_vector
+                else (f"{first.h}×{first.w} and {other.h}×{other.w}")
             )
             raise ShapeRuleError(f"concat of different spatial sizes: {where}")
     return Shape(sum(s.c for s in shapes), first.h, first.w)
@@ -1037,19 +1091,44 @@ class Registry:
 
 REGISTRY = Registry()
 for _op in (
-    Conv(), MaxPool(), AvgPool(), GlobalPool(), GlobalMaxPool(), Linear(), Flatten(),
-    Dropout(), BatchNorm(), LocalResponseNorm(), Deconv(), Subsample(), PadChannels(), Pad(),
+    Conv(),
+    MaxPool(),
+    AvgPool(),
+    GlobalPool(),
+    GlobalMaxPool(),
+    Linear(),
+    Flatten(),
+    Dropout(),
+    BatchNorm(),
+    LocalResponseNorm(),
+    Deconv(),
+    Subsample(),
+    PadChannels(),
+    Pad(),
     DropPath(),
-    _activation("relu")(), _activation("relu6")(), _activation("sigmoid")(),
-    _activation("tanh")(), _activation("softmax")(), _activation("leaky_relu")(),
-    _activation("elu")(), _activation("gelu")(), _activation("silu", "swish")(),
+    _activation("relu")(),
+    _activation("relu6")(),
+    _activation("sigmoid")(),
+    _activation("tanh")(),
+    _activation("softmax")(),
+    _activation("leaky_relu")(),
+    _activation("elu")(),
+    _activation("gelu")(),
+    _activation("silu", "swish")(),
     _activation("identity")(),
-    Add(), Mul(), Mean(), ConcatJoin(),
-):  # fmt: skip
+    Add(),
+    Mul(),
+    Mean(),
+    ConcatJoin(),
+):
     REGISTRY.add(_op)
 
-JOIN_OPS = {"add": REGISTRY.ops["add"], "mul": REGISTRY.ops["mul"],
-            "mean": REGISTRY.ops["mean"], "concat": REGISTRY.ops["concat"]}  # fmt: skip
+JOIN_OPS = {
+    "add": REGISTRY.ops["add"],
+    "mul": REGISTRY.ops["mul"],
+    "mean": REGISTRY.ops["mean"],
+    "concat": REGISTRY.ops["concat"],
+}
 
 
 __all__ = ["JOIN_OPS", "REGISTRY", "Attrs", "Geometry", "Op", "Part", "ShapeRuleError", "Style"]

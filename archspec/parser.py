@@ -33,9 +33,18 @@ COMBINATORS = ("concat", "residual", "dense", "scale", "mean")
 JOINS = ("add", "concat", "mean", "mul")
 TAP_KEYS = ("from", "head", "join")
 TOP_KEYS = (
-    "name", "title", "paper", "input", "defaults", "params", "variants",
-    "variant", "base", "blocks", "layers",
-)  # fmt: skip
+    "name",
+    "title",
+    "paper",
+    "input",
+    "defaults",
+    "params",
+    "variants",
+    "variant",
+    "base",
+    "blocks",
+    "layers",
+)
 BLOCK_KEYS = ("params", "inputs", "columns", "doc", *COMBINATORS, "layers", "graph", "if")
 MERGED_KEYS = ("params", "defaults", "blocks", "variants")  # merged key by key with a base
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -173,7 +182,7 @@ class _ToAst(Transformer):
     def attribute(self, meta, children):
         return ast.Attr(children[0], str(children[1]), span=self._span(meta))
 
-    def _binary(op):  # noqa: N805 - a factory used in the class body
+    def _binary(op):
         @v_args(meta=True)
         def build(self, meta, children):
             return ast.BinOp(op, children[0], children[1], span=self._span(meta))
@@ -182,6 +191,7 @@ class _ToAst(Transformer):
 
     add, sub, mul = _binary("+"), _binary("-"), _binary("*")
     truediv, floordiv, mod = _binary("/"), _binary("//"), _binary("%")
+
     @v_args(meta=True)
     def or_test(self, meta, children):  # n-ary chains fold left
         return _fold("or", children, self._span(meta))
@@ -238,8 +248,10 @@ def _syntax_error(exc: UnexpectedInput, text: str, base: Span) -> SpecSyntaxErro
     ):
         hint = ""
         if text.count("(") > text.count(")") or text.count("{") > text.count("}"):
-            hint = (" (a YAML `[…]` list splits at every comma: write this entry as a"
-                    " comma-separated string or a `- item` list)")
+            hint = (
+                " (a YAML `[…]` list splits at every comma: write this entry as a"
+                " comma-separated string or a `- item` list)"
+            )
         return SpecSyntaxError(f"incomplete expression `{text}`{hint}", base.shifted(len(text)))
     if isinstance(exc, UnexpectedCharacters):
         char = text[col - 1] if 0 < col <= len(text) else "?"
@@ -289,7 +301,7 @@ class _SpecReader:
             else:
                 span = node.span
             if IDENTIFIER.match(text) and text not in ("true", "false"):
-                return ast.Str(text, span=span) if not node.quoted else ast.Str(text, span=span)
+                return ast.Str(text, span=span)
             try:
                 return parse_expression(text, span, start="expr")
             except SpecSyntaxError as exc:
@@ -426,7 +438,7 @@ class _SpecReader:
         return ast.Combine(kind, branches, tuple(options), label, span=kind_key.span)
 
     def conditional(self, node: YMap, label: str | None) -> ast.Node | None:
-        extra = [k for k in node.keys() if k not in ("if", "then", "else")]
+        extra = [k for k in node.keys() if k not in ("if", "then", "else")]  # noqa: SIM118
         for key, _ in node.entries:
             if str(key.value) in extra:
                 self.error(SpecSyntaxError(f"`if` has no key `{key.value}`", key.span))
@@ -458,8 +470,11 @@ class _SpecReader:
             elif field_name == "join":
                 join = str(value.value) if isinstance(value, YScalar) else ""
                 if join not in JOINS:
-                    self.error(SpecSyntaxError(
-                        f"`join` is one of {', '.join(JOINS)}, not `{join}`", value.span))
+                    self.error(
+                        SpecSyntaxError(
+                            f"`join` is one of {', '.join(JOINS)}, not `{join}`", value.span
+                        )
+                    )
             elif field_name == "when":
                 when = self.expr(value)
             elif field_name == "drop_path":
@@ -518,7 +533,9 @@ def parse_input_shape(node: YNode | None, diag: Diagnostics, span: Span) -> tupl
     text = str(node.value) if isinstance(node, YScalar) else ""
     match = re.fullmatch(r"\s*(\d+)\s*[x×]\s*(\d+)\s*[x×]\s*(\d+)\s*", text)
     if not match:
-        diag.error(SpecSyntaxError(f"input must read CxHxW, e.g. 3x224x224, not `{text}`", node.span))
+        diag.error(
+            SpecSyntaxError(f"input must read CxHxW, e.g. 3x224x224, not `{text}`", node.span)
+        )
         return (3, 224, 224)
     shape = tuple(int(g) for g in match.groups())
     if min(shape) <= 0:
@@ -527,10 +544,14 @@ def parse_input_shape(node: YNode | None, diag: Diagnostics, span: Span) -> tupl
     return shape
 
 
-def read_spec(text: str, filename: str, diag: Diagnostics, base_dir: Path | None = None) -> ast.Spec:
+def read_spec(
+    text: str, filename: str, diag: Diagnostics, base_dir: Path | None = None
+) -> ast.Spec:
     root = load_yaml(text, filename)
     if not isinstance(root, YMap):
-        raise SpecSyntaxError("a spec is a YAML mapping with `name`, `input` and `layers`", root.span)
+        raise SpecSyntaxError(
+            "a spec is a YAML mapping with `name`, `input` and `layers`", root.span
+        )
     root = _merge_base(root, filename, base_dir, diag)
     reader = _SpecReader(diag)
     for key, _ in root.entries:
@@ -563,8 +584,9 @@ def read_spec(text: str, filename: str, diag: Diagnostics, base_dir: Path | None
     if isinstance(variant_node, YScalar):
         chosen = str(variant_node.value)
         constants = (*constants, ("variant", ast.Str(chosen, span=variant_node.span)))
-    return ast.Spec(name, title, shape, defaults, blocks, body, constants, variants, filename,
-                    span=root.span)  # fmt: skip
+    return ast.Spec(
+        name, title, shape, defaults, blocks, body, constants, variants, filename, span=root.span
+    )
 
 
 def _merge_base(root: YMap, filename: str, base_dir: Path | None, diag: Diagnostics) -> YMap:
@@ -612,7 +634,9 @@ def _read_defaults(node: YNode | None, reader: _SpecReader) -> tuple:
     out = []
     for key, value in node.entries:
         if not isinstance(value, YMap):
-            reader.error(SpecSyntaxError(f"defaults for `{key.value}` must be a mapping", value.span))
+            reader.error(
+                SpecSyntaxError(f"defaults for `{key.value}` must be a mapping", value.span)
+            )
             continue
         out.append((str(key.value), reader.args(value)))
     return tuple(out)
@@ -679,9 +703,14 @@ def _read_block(key: YScalar, node: YNode, reader: _SpecReader) -> ast.BlockDef 
         elif field_name in ("layers", "graph"):
             body = reader.body(value)
         elif field_name in (*COMBINATORS, "if"):
-            rest = YMap(tuple((k, v) for k, v in node.entries
-                              if str(k.value) not in ("params", "columns", "inputs", "doc")),
-                        node.span)  # fmt: skip
+            rest = YMap(
+                tuple(
+                    (k, v)
+                    for k, v in node.entries
+                    if str(k.value) not in ("params", "columns", "inputs", "doc")
+                ),
+                node.span,
+            )
             body = reader.mapping_entry(rest)
             break
         else:
@@ -708,8 +737,11 @@ def _read_params(node: YNode, reader: _SpecReader) -> list[ast.Param]:
         name, _, default = text.partition("=")
         name = name.strip()
         if not IDENTIFIER.match(name):
-            reader.error(SpecSyntaxError(f"`{text}` is not a parameter (`name` or `name=default`)",
-                                         item.span))  # fmt: skip
+            reader.error(
+                SpecSyntaxError(
+                    f"`{text}` is not a parameter (`name` or `name=default`)", item.span
+                )
+            )
             continue
         default_expr = None
         if default.strip():
@@ -726,12 +758,15 @@ def _read_columns(node: YNode, reader: _SpecReader, labels: list[str]) -> list[a
     """`columns: {n1x1: "#1×1", r3: "#3×3 reduce"}` — parameters that are the
     paper's table columns, with the column headings kept for summaries."""
     if isinstance(node, YMap):
-        pairs = [(k, str(v.value) if isinstance(v, YScalar) else str(k.value))
-                 for k, v in node.entries]  # fmt: skip
+        pairs = [
+            (k, str(v.value) if isinstance(v, YScalar) else str(k.value)) for k, v in node.entries
+        ]
     elif isinstance(node, YList):
         pairs = [(item, str(item.value)) for item in node.items if isinstance(item, YScalar)]
     else:
-        reader.error(SpecSyntaxError("`columns` is a list or mapping of parameter names", node.span))
+        reader.error(
+            SpecSyntaxError("`columns` is a list or mapping of parameter names", node.span)
+        )
         return []
     out = []
     for key, label in pairs:

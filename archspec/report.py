@@ -29,13 +29,24 @@ def summary_table(net: Network, depth: int | None = None) -> str:
     for row in rows:
         indent = "  " * (row.depth - 1)
         name = indent + (row.path[-1] if row.path else row.name)
-        table.append((name, row.op, _shape_text(row), f"{row.params:,}", human(row.macs),
-                      str(row.receptive_field)))  # fmt: skip
+        table.append(
+            (
+                name,
+                row.op,
+                _shape_text(row),
+                f"{row.params:,}",
+                human(row.macs),
+                str(row.receptive_field),
+            )
+        )
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     right = {3, 4, 5}
 
     def line(cells: tuple[str, ...]) -> str:
-        parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        parts = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
         return "  ".join(parts).rstrip()
 
     rule = "─" * len(line(header))

@@ -18,8 +18,10 @@ from .errors import Span, SpecSyntaxError
 # Aliases let a small file expand into a huge tree ("billion laughs"); a real
 # architecture spec has a few hundred nodes.
 MAX_NODES = 200_000
-PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in
-                       ("str", "int", "float", "bool", "null", "seq", "map", "timestamp"))  # fmt: skip
+PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +64,10 @@ def load_yaml(text: str, filename: str) -> YNode:
         span = _span(filename, lines, mark.line, mark.column) if mark else Span(filename, 1, 1)
         message = f"invalid YAML: {exc.problem or exc.context}"
         if "'{'" in message or "'}'" in message:
-            message += (" (inside a `[…]` list YAML reads `{` as a mapping: write the"
-                        " layers as a comma-separated string or a `- item` list)")
+            message += (
+                " (inside a `[…]` list YAML reads `{` as a mapping: write the"
+                " layers as a comma-separated string or a `- item` list)"
+            )
         raise SpecSyntaxError(message, span) from None
     except yaml.YAMLError as exc:
         raise SpecSyntaxError(f"invalid YAML: {exc}", Span(filename, 1, 1)) from None

@@ -34,8 +34,10 @@ def zoo_table() -> str:
     rows = ["| spec | paper | input | params | MACs | spec lines |", "|---|---|---|---:|---:|---:|"]
     for path in bundled_specs():
         net = load(path)
-        rows.append(f"| `{path.stem}` | {net.title or net.name} | {net.input} | {net.params:,} | "
-                    f"{human(net.macs)} | {spec_lines(path)} |")  # fmt: skip
+        rows.append(
+            f"| `{path.stem}` | {net.title or net.name} | {net.input} | {net.params:,} | "
+            f"{human(net.macs)} | {spec_lines(path)} |"
+        )
     return "\n".join(rows)
 
 

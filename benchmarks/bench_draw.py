@@ -40,8 +40,18 @@ def time_cli(spec: str, depth: str | None, fmt: str, runs: int) -> float:
     """Median wall seconds of `python -m archspec draw` in a fresh process."""
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / f"{spec}.{fmt}"
-        command = [sys.executable, "-m", "archspec", "draw", spec, "--format", fmt,
-                   "-o", str(output), *depth_args(spec, depth)]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "archspec",
+            "draw",
+            spec,
+            "--format",
+            fmt,
+            "-o",
+            str(output),
+            *depth_args(spec, depth),
+        ]
         times = []
         for _ in range(runs):
             start = time.perf_counter()

@@ -15,8 +15,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "archspec", *args], capture_output=True,
-                          text=True, timeout=120, cwd=cwd)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "archspec", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
 
 
 def test_summary_table_has_every_row_and_totals() -> None:
@@ -60,7 +65,11 @@ def test_json_has_every_block_and_layer() -> None:
     assert round(row["macs"] / 1e6) == 128
     leaf = next(r for r in data["layers"] if r["name"] == "inception_3a.branch2.conv2")
     assert (leaf["op"], leaf["depth"], leaf["output"], leaf["params"]) == (
-        "conv3-128", 3, [128, 28, 28], 96 * 128 * 9 + 128)
+        "conv3-128",
+        3,
+        [128, 28, 28],
+        96 * 128 * 9 + 128,
+    )
 
 
 def test_json_lists_several_outputs() -> None:
@@ -94,6 +103,7 @@ def test_summary_and_check_do_not_import_torch(command: str) -> None:
         f"main([{command!r}, 'resnet152'])\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr

@@ -237,8 +237,12 @@ def test_default_depth_googlenet_shows_nine_inception_modules_branches_in_one_ra
     assert len(inceptions) == 9
     assert "<b>inception (3a)</b>" in diagram(load("googlenet")).source
     rows = [sorted(group) for group in dot.same_rank]
-    assert ["inception_3a.branch1", "inception_3a.branch2.conv1", "inception_3a.branch3.conv1",
-            "inception_3a.branch4.maxpool1"] in rows  # fmt: skip
+    assert [
+        "inception_3a.branch1",
+        "inception_3a.branch2.conv1",
+        "inception_3a.branch3.conv1",
+        "inception_3a.branch4.maxpool1",
+    ] in rows
 
 
 def test_default_depth_rolls_repeated_blocks() -> None:
@@ -280,8 +284,16 @@ def test_title_and_legend() -> None:
     net = load("googlenet")
     source = diagram(net).source
     title = source[source.rindex("label=<<table") :]
-    for text in ("googlenet", "GoogLeNet", "224×224×3", f"{net.params:,} params", "MACs",
-                 "convolution", "pooling", "#a8d5ff"):  # fmt: skip
+    for text in (
+        "googlenet",
+        "GoogLeNet",
+        "224×224×3",
+        f"{net.params:,} params",
+        "MACs",
+        "convolution",
+        "pooling",
+        "#a8d5ff",
+    ):
         assert text in title
 
 
@@ -335,8 +347,14 @@ def test_unwritable_output_is_a_diagram_error(tmp_path: Path) -> None:
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
-    return subprocess.run([sys.executable, "-m", "archspec", *args], capture_output=True,
-                          text=True, timeout=120, env=env, cwd=cwd)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "archspec", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+    )
 
 
 def _without_dot(tmp_path: Path) -> dict[str, str]:
@@ -353,8 +371,9 @@ def test_without_dot_only_the_dot_format_works(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "g.dot").read_text(encoding="utf-8").startswith("digraph googlenet {")
     for fmt in ("png", "svg"):
-        failed = _cli("draw", "googlenet", "--format", fmt, "-o", str(tmp_path / f"g.{fmt}"),
-                      env=env)  # fmt: skip
+        failed = _cli(
+            "draw", "googlenet", "--format", fmt, "-o", str(tmp_path / f"g.{fmt}"), env=env
+        )
         assert failed.returncode == 1
         assert "Traceback" not in failed.stderr
         assert len(failed.stderr.strip().splitlines()) == 1
@@ -380,7 +399,8 @@ def test_draw_does_not_import_torch(tmp_path: Path) -> None:
         f"assert archspec.cli.main({argv!r}) == 0\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert out.exists()

@@ -43,9 +43,9 @@ def test_bad_spec_reports_its_message_at_its_place(path: Path) -> None:
     line, col, message = expectation(path)
     errors = reported(path)
     found = [(e.span.line, e.span.col, e.message) for e in errors]
-    assert any(
-        (e.span.line, e.span.col) == (line, col) and message in e.message for e in errors
-    ), f"expected {line}:{col}: {message}\ngot {found}"
+    assert any((e.span.line, e.span.col) == (line, col) and message in e.message for e in errors), (
+        f"expected {line}:{col}: {message}\ngot {found}"
+    )
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.stem)
@@ -81,8 +81,12 @@ def test_cli_reports_errors_without_traceback(name: str) -> None:
     path = Path(__file__).parent / "bad_specs" / f"{name}.yaml"
     line, col, message = expectation(path)
     for command in ("summary", "check"):
-        result = subprocess.run([sys.executable, "-m", "archspec", command, str(path)],
-                                capture_output=True, text=True, timeout=60)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-m", "archspec", command, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 1
         assert result.stdout == ""
         assert "Traceback" not in result.stderr
@@ -104,8 +108,14 @@ def test_warning_names_the_line() -> None:
 def test_check_command_prints_warnings_and_succeeds(tmp_path: Path) -> None:
     spec = tmp_path / "alexnet_224.yaml"
     spec.write_text("name: w\ninput: 3x224x224\nlayers:\n  - conv11/4-96\n")
-    result = subprocess.run([sys.executable, "-m", "archspec", "check", str(spec)],
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "archspec", "check", str(spec)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0
-    assert f"{spec}:4:5: warning: conv11/4-96: input size 224 does not divide evenly" in result.stderr
+    assert (
+        f"{spec}:4:5: warning: conv11/4-96: input size 224 does not divide evenly" in result.stderr
+    )
     assert "2 warnings" in result.stdout

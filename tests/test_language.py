@@ -47,8 +47,10 @@ def test_asymmetric_kernel_with_same_padding() -> None:
 
 
 def test_groups_dilation_bias_and_bn() -> None:
-    net = net_of("  - conv3-8 (pad=same)\n  - conv3-16 (groups=4, dilation=2, bias=false, pad=same)\n"
-                 "  - conv3-16 (bn=true, act=relu)\n")  # fmt: skip
+    net = net_of(
+        "  - conv3-8 (pad=same)\n  - conv3-16 (groups=4, dilation=2, bias=false, pad=same)\n"
+        "  - conv3-16 (bn=true, act=relu)\n"
+    )
     grouped = leaf(net, "conv2")
     assert grouped.output == Shape(16, 32, 32)
     assert grouped.cost.params == 16 * 2 * 9  # no bias
@@ -93,8 +95,14 @@ def test_defaults_apply_and_calls_override() -> None:
 
 def test_repetition_names_each_copy() -> None:
     net = net_of("  - conv3-8 (pad=same) x3\n  - stem: conv1-4\n  - conv1-4 ×2\n")
-    assert [c.name for c in net.root.children] == ["conv1", "conv2", "conv3", "stem", "conv4",
-                                                   "conv5"]  # fmt: skip
+    assert [c.name for c in net.root.children] == [
+        "conv1",
+        "conv2",
+        "conv3",
+        "stem",
+        "conv4",
+        "conv5",
+    ]
 
 
 def test_explicit_names_are_never_reused_by_auto_names() -> None:
@@ -112,8 +120,10 @@ def test_labels_become_identifiers() -> None:
 
 
 def test_block_parameters_defaults_and_arithmetic() -> None:
-    head = ("blocks:\n  unit:\n    params: [width, expand=4]\n"
-            "    layers: conv1-{width}, conv1-{expand*width}, conv1-(in.c * 2)\n")  # fmt: skip
+    head = (
+        "blocks:\n  unit:\n    params: [width, expand=4]\n"
+        "    layers: conv1-{width}, conv1-{expand*width}, conv1-(in.c * 2)\n"
+    )
     net = net_of("  - unit(8)\n  - unit(8, expand=2)\n", head=head)
     assert net.find("unit1.conv2").output.c == 32
     assert net.find("unit1.conv3").output.c == 6  # in.c is the block's input: 3
@@ -128,7 +138,7 @@ def test_floor_of_theta_times_channels() -> None:
 
 
 def test_block_named_by_a_variable() -> None:
-    head = ("params: {unit: wide}\nblocks:\n  narrow: [conv1-4]\n  wide: [conv1-64]\n")
+    head = "params: {unit: wide}\nblocks:\n  narrow: [conv1-4]\n  wide: [conv1-64]\n"
     assert net_of("  - unit\n", head=head).output.c == 64
 
 
@@ -146,9 +156,11 @@ def test_variants_and_base_files(tmp_path: Path) -> None:
 
 
 def test_conditionals_and_recursion_fractal_expansion() -> None:
-    head = ("blocks:\n  fractal:\n    params: [c, C]\n    if: C == 1\n    then: conv3-{c} (pad=same)\n"
-            "    else:\n      mean:\n        - conv3-{c} (pad=same)\n"
-            "        - fractal(c, C - 1), fractal(c, C - 1)\n")  # fmt: skip
+    head = (
+        "blocks:\n  fractal:\n    params: [c, C]\n    if: C == 1\n    then: conv3-{c} (pad=same)\n"
+        "    else:\n      mean:\n        - conv3-{c} (pad=same)\n"
+        "        - fractal(c, C - 1), fractal(c, C - 1)\n"
+    )
     net = net_of("  - fractal(8, 4)\n", head=head)
     convs = [layer for layer, _ in layers(net.root)]
     assert len(convs) == 2**4 - 1  # f_C has 2^C − 1 convolutions
@@ -159,7 +171,9 @@ def test_conditionals_and_recursion_fractal_expansion() -> None:
 
 
 def test_concat_branches_side_by_side() -> None:
-    net = net_of("  - concat:\n    - conv1-4\n    - conv1-2, conv3-6 (pad=same)\n    - maxpool3/1 (pad=1)\n")
+    net = net_of(
+        "  - concat:\n    - conv1-4\n    - conv1-2, conv3-6 (pad=same)\n    - maxpool3/1 (pad=1)\n"
+    )
     block = net.root.children[0]
     assert block.kind == "concat"
     assert [c.name for c in block.children] == ["branch1", "branch2", "branch3"]
@@ -168,9 +182,11 @@ def test_concat_branches_side_by_side() -> None:
 
 def test_residual_identity_projection_scale_and_then() -> None:
     head = "defaults:\n  conv: {pad: same, bn: true, act: relu}\n"
-    body = ("  - residual: conv3-3, conv3-3 (act=none)\n    then: relu\n"
-            "  - residual: conv3/2-8, conv3-8 (act=none)\n"
-            "  - residual: conv3-8\n    scale: 0.17\n")  # fmt: skip
+    body = (
+        "  - residual: conv3-3, conv3-3 (act=none)\n    then: relu\n"
+        "  - residual: conv3/2-8, conv3-8 (act=none)\n"
+        "  - residual: conv3-8\n    scale: 0.17\n"
+    )
     net = net_of(body, head=head)
     identity, projection, scaled = net.root.children
     assert [c.name for c in identity.children] == ["residual", "relu1"]
@@ -190,19 +206,25 @@ def test_dense_block_grows_channels() -> None:
 
 
 def test_squeeze_excitation_scale() -> None:
-    net = net_of("  - conv3-32 (pad=same)\n  - scale: gap, fc-(32 // 16) (act=relu), fc-32 (act=sigmoid)\n")
+    net = net_of(
+        "  - conv3-32 (pad=same)\n  - scale: gap, fc-(32 // 16) (act=relu), fc-32 (act=sigmoid)\n"
+    )
     block = net.root.children[1]
     assert block.kind == "scale" and block.output == Shape(32, 32, 32)
     assert block.cost.params == (32 * 2 + 2) + (2 * 32 + 32)
 
 
 def test_graph_with_named_inputs_heads_and_joins() -> None:
-    head = ("blocks:\n  cell:\n    inputs: [h, p]\n    params: [c]\n    layers:\n"
-            "      - a: {from: h, layers: conv1-c}\n      - b: {from: p, layers: conv1-c}\n"
-            "      - out: {from: [a, b], join: add}\n")  # fmt: skip
-    body = ("  - stem: conv3-8 (pad=same)\n  - t: conv1-8\n"
-            "  - c1: {from: [t, stem], layers: cell(4)}\n"
-            "  - side: {head: 'gap, fc-5'}\n  - gap, fc-10\n")  # fmt: skip
+    head = (
+        "blocks:\n  cell:\n    inputs: [h, p]\n    params: [c]\n    layers:\n"
+        "      - a: {from: h, layers: conv1-c}\n      - b: {from: p, layers: conv1-c}\n"
+        "      - out: {from: [a, b], join: add}\n"
+    )
+    body = (
+        "  - stem: conv3-8 (pad=same)\n  - t: conv1-8\n"
+        "  - c1: {from: [t, stem], layers: cell(4)}\n"
+        "  - side: {head: 'gap, fc-5'}\n  - gap, fc-10\n"
+    )
     net = net_of(body, head=head)
     assert net.root.kind == "graph"
     wires = dict(net.root.attrs["wires"])
@@ -245,7 +267,9 @@ def test_evaluator_is_not_python() -> None:
 
 def test_yaml_tags_are_refused() -> None:
     with pytest.raises(archspec.ArchSpecError):
-        archspec.loads("name: !!python/object/apply:os.system ['true']\ninput: 3x8x8\nlayers: [relu]\n")
+        archspec.loads(
+            "name: !!python/object/apply:os.system ['true']\ninput: 3x8x8\nlayers: [relu]\n"
+        )
 
 
 def test_alias_bombs_are_refused() -> None:

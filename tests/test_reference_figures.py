@@ -58,19 +58,30 @@ def test_googlenet_inception_rows(row: str, expected: tuple[str, int]) -> None:
         # columns give 51.1M; 54M is what a #5×5 reduce of 48 (5b's) gives.
         assert round(node.cost.macs / 1e6) == 51
         text = Path(archspec.load("googlenet").path).read_text(encoding="utf-8")
-        patched = archspec.loads(text.replace("inception 5a: [256, 160, 320, 32,",
-                                              "inception 5a: [256, 160, 320, 48,"))  # fmt: skip
+        patched = archspec.loads(
+            text.replace("inception 5a: [256, 160, 320, 32,", "inception 5a: [256, 160, 320, 48,")
+        )
         assert round(patched.find(row).cost.macs / 1e6) == ops_millions
         return
     # The paper prints whole millions, sometimes truncated (4a: 73.6M → 73M).
-    assert math.floor(node.cost.macs / 1e6) == ops_millions or round(node.cost.macs / 1e6) == ops_millions
+    assert (
+        math.floor(node.cost.macs / 1e6) == ops_millions
+        or round(node.cost.macs / 1e6) == ops_millions
+    )
 
 
 def test_googlenet_other_rows_match_output_size_column() -> None:
     net = archspec.load("googlenet")
     sizes = [row.outputs[0].hwc() for row in net.rows(depth=1)]
-    assert sizes[:7] == ["112×112×64", "56×56×64", "56×56×64", "56×56×64", "56×56×192",
-                         "56×56×192", "28×28×192"]  # fmt: skip
+    assert sizes[:7] == [
+        "112×112×64",
+        "56×56×64",
+        "56×56×64",
+        "56×56×64",
+        "56×56×192",
+        "56×56×192",
+        "28×28×192",
+    ]
     assert net.find("maxpool3").output.hwc() == "14×14×480"
     assert net.find("maxpool4").output.hwc() == "7×7×832"
     assert net.find("avgpool1").output.hwc() == "1×1×1024"

@@ -67,8 +67,13 @@ def test_pool_output_size_matches_torch(size, kernel, stride, pad, ceil, kind) -
 
 
 @settings(max_examples=60, deadline=None)
-@given(size=st.integers(3, 30), kernel=st.sampled_from([1, 3, 5, 7]), stride=st.integers(1, 3),
-       dilation=st.integers(1, 2), asym=st.booleans())  # fmt: skip
+@given(
+    size=st.integers(3, 30),
+    kernel=st.sampled_from([1, 3, 5, 7]),
+    stride=st.integers(1, 3),
+    dilation=st.integers(1, 2),
+    asym=st.booleans(),
+)
 def test_same_padding_matches_torch_half_padding(size, kernel, stride, dilation, asym) -> None:
     kernel_text = f"1x{kernel}" if asym else f"{kernel}"
     spec = _spec(f"conv{kernel_text}/{stride}-3 (pad=same, dilation={dilation})", size)

@@ -1,0 +1,350 @@
+"""IR → one standalone Python module (depends only on torch), via Jinja2.
+
+The generated file holds the combinator classes and `init_weights`, copied
+from `compiler/layers.py` (one definition for both backends), one helper class
+per block of the spec (`class Inception(Concat)`, `class Cell(Graph)` with its
+wired `forward`), and the network class, named after the spec, whose
+`__init__` builds the same submodule tree as `compiler.builder` (both follow
+`compiler/plan.py`).
+
+Nothing from the spec becomes code unchecked: module names come from the plan
+(validated identifiers), local variable and class names pass through
+`Namespace`, literals are written with `repr` (only plain literal types are
+accepted), and spec text in comments and docstrings is reduced to one line of
+printable characters without quotes or backslashes. Output is byte-for-byte
+deterministic: no dates, absolute paths or set ordering.
+"""
+
+from __future__ import annotations
+
+import inspect
+import keyword
+import math
+import re
+import textwrap
+from dataclasses import dataclass
+from functools import cache
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from torch import nn
+
+from archspec.ir import Block, Node
+
+from . import layers
+from .plan import BlockPlan, CompileError, LayerPlan, Plan, make_plan
+
+if TYPE_CHECKING:
+    from archspec.network import Network
+    from archspec.ops import Part
+
+LINE = 99  # the longest line we write (the repo's ruff limit is 100)
+
+KIND_DOCS = {
+    "seq": "its children one after another.",
+    "concat": "branches on the same input, concatenated on channels.",
+    "mean": "branches on the same input, averaged.",
+    "residual": "out = post(scale * residual(x) + shortcut(x)); identity shortcut if none.",
+    "dense": "x = cat(x, layer(x)) for each layer in turn.",
+    "scale": "x * gate(x), the gate broadcast over H and W.",
+    "graph": "children wired by name.",
+}
+
+# Names every generated file defines at module level.
+MODULE_NAMES = frozenset({"OrderedDict", "torch", "nn", "init_weights", "mean_of",
+                          *(cls.__name__ for cls in layers.COMBINATORS.values()),
+                          *layers.PART_CLASSES})  # fmt: skip
+
+
+def generate_source(net: Network) -> str:
+    """The standalone source for `net` (what `archspec compile` writes)."""
+    return Generator(net).render()
+
+
+class Namespace:
+    """Hands out identifiers: valid, not keywords, not reserved, not reused."""
+
+    def __init__(self, reserved: set[str] | frozenset[str] = frozenset()) -> None:
+        self.taken = set(reserved)
+        self.given: dict[Any, str] = {}
+
+    def name(self, wanted: str, key: Any = None) -> str:
+        key = wanted if key is None else key
+        if key in self.given:
+            return self.given[key]
+        name = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in wanted) or "_"
+        if not name.isidentifier():  # a leading digit (or other non-start character)
+            name = f"_{name}"
+        base, count = name, 1
+        while keyword.iskeyword(name) or name in self.taken:
+            count += 1
+            name = f"{base}{count}"
+        self.taken.add(name)
+        self.given[key] = name
+        return name
+
+
+def camel(text: str) -> str:
+    """`googlenet_aux` → `GooglenetAux`; anything but letters and digits splits words."""
+    return "".join(word[:1].upper() + word[1:] for word in re.split(r"[^0-9A-Za-z]+", text))
+
+
+def safe_text(text: Any) -> str:
+    """Spec text fit for a comment or docstring: one line, printable, and no
+    quote or backslash that could end a string or start an escape."""
+    clean = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    return " ".join(clean.replace("\\", "/").replace('"', "'").split())
+
+
+def literal(value: Any) -> str:
+    """A Part argument as Python source; only plain literals are accepted."""
+    if value is None or isinstance(value, bool | int | str):
+        return repr(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CompileError(f"cannot write the number {value} as a literal")
+        return repr(value)
+    if isinstance(value, tuple):
+        items = ", ".join(literal(v) for v in value)
+        return f"({items},)" if len(value) == 1 else f"({items})"
+    raise CompileError(f"cannot write {type(value).__name__} value as a literal")
+
+
+def wrapped(head: str, value: Any, suffix: str) -> list[str]:
+    """`head` + the literal + `suffix`, a long tuple split one item per line."""
+    line = f"{head}{literal(value)}{suffix}"
+    if len(line) <= LINE or not isinstance(value, tuple) or not value:
+        return [line]
+    pad = " " * (len(head) - len(head.lstrip()))
+    lines = [f"{head}("]
+    for item in value:
+        lines += wrapped(pad + "    ", item, ",")
+    return [*lines, f"{pad}){suffix}"]
+
+
+def docstring(text: str, indent: int) -> list[str]:
+    pad = " " * indent
+    lines = textwrap.wrap(text, LINE - indent - 6) or [""]
+    if len(lines) == 1:
+        return [f'{pad}"""{lines[0]}"""']
+    return [f'{pad}"""{lines[0]}', *(pad + line for line in lines[1:]), f'{pad}"""']
+
+
+@dataclass
+class Helper:
+    name: str
+    base: str
+    doc: list[str]
+    params: str = ""
+    returns: str = ""
+    forward: list[str] | None = None
+
+
+class Generator:
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self.plan = make_plan(net.root)
+        self.classes = Namespace(MODULE_NAMES)
+        self.helpers: dict[Any, Helper] = {}
+        self.used: set[type] = {layers.Sequential}
+        self.cls = self.classes.name(camel(net.name) or "Network", key=("network",))
+
+    # ---------------------------------------------------------------- output
+    def render(self) -> str:
+        root = self.plan
+        assert isinstance(root, BlockPlan)
+        spec = self.where(root.node, with_line=False)
+        title = safe_text(self.net.title or self.net.name) or self.cls
+        if root.kind in ("seq", "graph"):
+            base = "nn.Module"
+            init = ["        super().__init__()"]
+            for child in root.children:
+                if isinstance(child, LayerPlan) and child.join:
+                    continue
+                init += self.expr(child, 8, f"self.{child.name} = ", "")
+            params, returns, forward = self.forward(root)
+        else:  # another combinator at the top: the class is that combinator
+            base = self.class_for(root)
+            init = ["        super().__init__(", *self.arguments(root, 12), "        )"]
+            params, returns, forward = "", "", None
+        outputs = [f"Input: {self.net.input}. "
+                   f"Output: {', '.join(str(s) for s in self.net.outputs)}."]  # fmt: skip
+        if len(self.net.outputs) > 1:
+            outputs.append(f"forward returns the tuple ({', '.join(root.outputs)}): the main "
+                           "output first, then the side heads.")  # fmt: skip
+        output_doc = textwrap.wrap(safe_text(" ".join(outputs)), 88)
+        functions = dict.fromkeys(f for cls, fs in layers.HELPERS.items() if cls in self.used
+                                  for f in fs)  # fmt: skip
+        library = [inspect.getsource(f).rstrip() for f in functions]
+        library += [inspect.getsource(cls).rstrip() for cls in layers.COMBINATORS.values()
+                    if cls in self.used]  # fmt: skip
+        library += [inspect.getsource(cls).rstrip() for cls in layers.PART_CLASSES.values()
+                    if cls in self.used]  # fmt: skip
+        library.append(inspect.getsource(layers.init_weights).rstrip())
+        doc = docstring(f"{title} ({self.net.params:,} parameters, {self.net.macs:,} MACs).", 4)
+        text = _template().render(
+            title=title, spec=spec, cls=self.cls, base=base, output_doc=output_doc,
+            library=library, helpers=list(self.helpers.values()), doc=doc, init=init,
+            params=params, returns=returns, forward=forward,
+        )  # fmt: skip
+        return text
+
+    def where(self, node: Node, with_line: bool = True) -> str:
+        """`googlenet.yaml:24`: the file name only, so output is the same on
+        every machine."""
+        span = node.span
+        name = safe_text(PurePath(span.file.replace("\\", "/")).name) or "spec"
+        return f"{name}:{span.line}" if with_line else name
+
+    def comment(self, node: Node) -> str:
+        note = safe_text(node.notation or (node.block if isinstance(node, Block) else "") or "")
+        return f"# {self.where(node)}" + (f"  {note}" if note else "")
+
+    # ---------------------------------------------------------------- __init__
+    def expr(self, plan: Plan, indent: int, prefix: str, suffix: str) -> list[str]:
+        """Lines constructing `plan`'s module: `prefix` + call + `suffix`."""
+        pad = " " * indent
+        comment = self.comment(plan.node)
+        if isinstance(plan, LayerPlan):
+            if plan.join:
+                raise CompileError(f"a `{plan.join}` join belongs in a graph", plan.node.span)
+            if len(plan.parts) == 1:
+                return self.call(pad + prefix, self.part(plan.parts[0], plan), suffix, comment)
+            head = f"{pad}{prefix}{self.class_name(layers.Sequential)}("
+            lines = [self.with_comment(head, comment)]
+            for part in plan.parts:
+                lines += self.call(f"{pad}    {part.name}=", self.part(part, plan), ",", "")
+            return [*lines, f"{pad}){suffix}"]
+        head = f"{pad}{prefix}{self.class_for(plan)}("
+        body = self.arguments(plan, indent + 4)
+        if not body:
+            return [self.with_comment(f"{head}){suffix}", comment)]
+        return [self.with_comment(head, comment), *body, f"{pad}){suffix}"]
+
+    def arguments(self, plan: BlockPlan, indent: int) -> list[str]:
+        pad = " " * indent
+        lines = []
+        if plan.kind == "residual":
+            if plan.scale != 1.0:
+                lines.append(f"{pad}scale_={literal(plan.scale)},")
+            if plan.post is not None:
+                lines.append(f"{pad}post_={literal(plan.post)},")
+        if plan.kind == "mean" and plan.drop_path:
+            lines.append(f"{pad}drop_path_={literal(plan.drop_path)},")
+        for child in plan.children:
+            if isinstance(child, LayerPlan) and child.join:
+                continue
+            lines += self.expr(child, indent, f"{child.name}=", ",")
+        return lines
+
+    def part(self, part: Part, plan: LayerPlan) -> tuple[str, list[tuple[str, Any]]]:
+        if part.library == "nn" and part.cls.isidentifier():
+            cls = getattr(nn, part.cls, None)
+            name = f"nn.{part.cls}"
+        elif part.library == "archspec":
+            cls = layers.PART_CLASSES.get(part.cls)
+            name = self.class_name(cls) if cls is not None else ""
+        else:
+            cls, name = None, ""
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+            raise CompileError(f"`{plan.node.op}` compiles to unknown module "
+                               f"{part.library}.{part.cls}", plan.node.span)  # fmt: skip
+        args: list[tuple[str, Any]] = [("", a) for a in part.args]
+        for key, value in part.kwargs:
+            if not key.isidentifier() or keyword.iskeyword(key):
+                raise CompileError(f"bad keyword argument `{key}`", plan.node.span)
+            args.append((f"{key}=", value))
+        return name, args
+
+    def call(self, head: str, call: tuple[str, list[tuple[str, Any]]], suffix: str,
+             comment: str) -> list[str]:  # fmt: skip
+        """One line if it fits, else one argument per line."""
+        func, args = call
+        line = f"{head}{func}({', '.join(key + literal(value) for key, value in args)}){suffix}"
+        if len(line) <= LINE:
+            return [self.with_comment(line, comment)]
+        pad = " " * (len(head) - len(head.lstrip()) + 4)
+        lines = [self.with_comment(f"{head}{func}(", comment)]
+        for key, value in args:
+            lines += wrapped(pad + key, value, ",")
+        return [*lines, f"{pad[:-4]}){suffix}"]
+
+    def with_comment(self, line: str, comment: str) -> str:
+        if not comment:
+            return line
+        room = LINE - len(line) - 2
+        if room < len("# x:1"):
+            return line  # too deep to annotate; the enclosing call carries the line
+        if len(comment) > room:
+            comment = comment[: room - 1] + "…"
+        return f"{line}  {comment}"
+
+    # ---------------------------------------------------------------- classes
+    def class_name(self, cls: type) -> str:
+        self.used.add(cls)
+        return cls.__name__
+
+    def class_for(self, plan: BlockPlan) -> str:
+        """The class constructing a block: its combinator, or a helper named
+        after the spec's block (`Inception(Concat)`, `Cell(Graph)`)."""
+        node = plan.node
+        base_cls = layers.COMBINATORS[plan.kind]
+        base = self.class_name(base_cls)
+        if plan.kind != "graph" and not node.block:
+            return base
+        key: tuple[Any, ...] = (node.block, plan.kind)
+        if plan.kind == "graph":
+            key += (plan.wires, plan.inputs, plan.outputs)
+        if key not in self.helpers:
+            name = self.classes.name(camel(node.block or node.name) or "Block", key=key)
+            what = f"`{safe_text(node.block)}` block" if node.block else "A graph block"
+            doc = docstring(f"{what} of {self.where(node, with_line=False)}: "
+                            f"{KIND_DOCS[plan.kind]}", 4)  # fmt: skip
+            helper = Helper(name, base, doc)
+            if plan.kind == "graph":
+                helper.params, helper.returns, helper.forward = self.forward(plan)
+            self.helpers[key] = helper
+        return self.helpers[key].name
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, plan: BlockPlan) -> tuple[str, str, list[str]]:
+        """(parameters, return annotation, body) of a seq or graph forward."""
+        local = Namespace({"self", "torch", "nn"})
+        if plan.kind == "seq":
+            lines = [f"        x = self.{child.name}(x)" for child in plan.children]
+            return "x: torch.Tensor", "torch.Tensor", [*lines, "        return x"]
+        params = ", ".join(f"{local.name(t)}: torch.Tensor" for t in plan.inputs)
+        joins = {c.name: c.join for c in plan.children if isinstance(c, LayerPlan) and c.join}
+        lines = []
+        for name, sources in plan.wires:
+            args = [local.name(s) for s in sources]
+            target = local.name(name)
+            join = joins.get(name)
+            if join == "concat":
+                value = f"torch.cat([{', '.join(args)}], 1)"
+            elif join == "mean":
+                value = f"({' + '.join(args)}) / {len(args)}"
+            elif join in ("add", "mul"):
+                value = (" + " if join == "add" else " * ").join(args)
+            else:
+                value = f"self.{name}({', '.join(args)})"
+            lines.append(f"        {target} = {value}")
+        outs = [local.name(o) for o in plan.outputs]
+        returns = "torch.Tensor"
+        if len(outs) > 1:
+            returns = f"tuple[{', '.join([returns] * len(outs))}]"
+        return params, returns, [*lines, f"        return {', '.join(outs)}"]
+
+
+@cache
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("compiler", "templates"),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,  # Python source, not HTML; every value is escaped by us
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("module.py.j2")
