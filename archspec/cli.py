@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import ArchSpecError
+from .files import write_atomically
 from .network import Network, bundled_specs, load
 
 
@@ -119,7 +120,10 @@ def _draw(net: Network, args: argparse.Namespace) -> int:
 def _compile(net: Network, args: argparse.Namespace) -> int:
     text = net.source()
     if args.output:
-        write_atomically(Path(args.output), text)
+        try:
+            write_atomically(Path(args.output), text.encode("utf-8"))
+        except OSError as exc:
+            raise UserFacingError(f"cannot write {args.output}: {exc.strerror}") from None
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -130,28 +134,6 @@ def _compile(net: Network, args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename: no half-written file."""
-    import os
-    import tempfile
-
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    except OSError as exc:
-        raise UserFacingError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; a written file gets the usual mode
-        os.replace(temp, path)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise UserFacingError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _list() -> int:

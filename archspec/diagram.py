@@ -21,9 +21,7 @@ follow their wires and extra outputs (auxiliary heads) end in side outputs.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import diagram_style as style
+from .files import write_atomically
 from .ir import Block, Layer, Node, Shape, walk
 from .ops import concat_shape
 
@@ -498,7 +497,10 @@ def render(
     graph = diagram(net, depth=depth, rankdir=rankdir)
     data = graph.source.encode("utf-8") if fmt == "dot" else _run_dot(graph, fmt)
     path = Path(output)
-    _write(path, data)
+    try:
+        write_atomically(path, data)
+    except OSError as exc:
+        raise DiagramError(f"cannot write {path}: {exc.strerror}") from None
     return path
 
 
@@ -516,26 +518,3 @@ def _run_dot(graph: graphviz.Digraph, fmt: str) -> bytes:
         lines = stderr.strip().splitlines()
         first = lines[0] if lines else f"exit status {exc.returncode}"
         raise DiagramError(f"Graphviz failed: {first}") from None
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Write beside the target, then rename: never a half-written diagram."""
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    except OSError as exc:
-        raise DiagramError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the file from others
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temp, path)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise DiagramError(f"cannot write {path}: {exc.strerror}") from None

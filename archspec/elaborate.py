@@ -272,19 +272,27 @@ class Elaborator:
     ) -> tuple[Block, list[Flow]] | None:
         if _is_graph(items) or len(inputs) > 1:
             return self.graph(items, inputs, scope, name, span)
-        flow = next(iter(inputs.values()))
+        first = next(iter(inputs.values()))
+        chained = self.chain(items, first, scope)
+        if chained is None or first is None:
+            return None
+        children, out = chained
+        block = self._make_block(name, "seq", children, (first,), [out], "", span)
+        return block, [out]
+
+    def chain(
+        self, items: tuple[ast.Node, ...], flow: Flow | None, scope: Scope
+    ) -> tuple[list[Node], Flow] | None:
+        """The children of a sequence and the flow out of it (None after an error)."""
         namer = Namer(_labels(items))
         children: list[Node] = []
         for item in items:
             made = self.expand(item, flow, scope, namer)
             children += [child for child, _ in made]
             flow = made[-1][1] if made else flow
-        if flow is None or any(c is _BROKEN for c in children):
+        if flow is None or any(child is _BROKEN for child in children):
             return None
-        first = next(iter(inputs.values()))
-        assert first is not None
-        notation = _seq_notation(children)
-        return self._make_block(name, "seq", children, (first,), [flow], notation, span), [flow]
+        return children, flow
 
     def graph(
         self,
@@ -483,23 +491,13 @@ class Elaborator:
         if _is_graph(items):
             made = self.graph(items, {"x": flow}, scope, name, body.span)
             return (made[0], made[1][0]) if made else None
-        namer = Namer(_labels(items))
-        children: list[tuple[Node, Flow | None]] = []
-        current: Flow | None = flow
-        for item in items:
-            made = self.expand(item, current, scope, namer)
-            children += made
-            current = made[-1][1] if made else current
-        if current is None or any(c is _BROKEN for c, _ in children):
+        chained = self.chain(items, flow, scope)
+        if chained is None:
             return None
+        children, out = chained
         if len(children) == 1:
-            child, out = children[0]
-            return replace(child, name=name), out  # type: ignore[return-value]
-        nodes = [c for c, _ in children]
-        notation = _seq_notation(nodes)
-        return self._make_block(
-            name, "seq", nodes, (flow,), [current], notation, body.span
-        ), current
+            return replace(children[0], name=name), out
+        return self._make_block(name, "seq", children, (flow,), [out], "", body.span), out
 
     # ------------------------------------------------------------ calls
     def call_entry(
@@ -568,6 +566,8 @@ class Elaborator:
             raise SpecValueError(f"`{op.name}` takes no kernel size", call.span)
         if call.width is not None and not op.takes_width:
             raise SpecValueError(f"`{op.name}` takes no `-width`", call.width.span)
+        if call.stride is not None and "stride" not in op.options:
+            raise SpecValueError(f"`{op.name}` takes no `/stride`", call.stride.span)
         stride = self._int(call.stride, scope, "a stride") if call.stride is not None else None
         width = self._int(call.width, scope, "a width") if call.width is not None else None
         values = dict(self.defaults.get(op.name, {}))
@@ -953,6 +953,8 @@ class Elaborator:
     ) -> Block:
         """A block whose cost is its children's plus what the combinator itself
         does (`extra`, kept in a private `join` figure of the block's attrs)."""
+        if kind == "seq" and not notation:
+            notation = _seq_notation(children)
         cost = sum((child.cost for child in children), Cost())
         own = extra or Cost()
         cost = Cost(

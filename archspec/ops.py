@@ -205,6 +205,20 @@ def _check_option(key: str, option: Option, value: Any) -> Any:
 # ---------------------------------------------------------------- helpers
 
 
+def _with_geometry(values: dict[str, Any], geometry: Geometry) -> dict[str, Any]:
+    """The options with what was written around the name (`conv3/2-64`) filled in;
+    the elaborator has already refused a kernel or width the op does not take."""
+    merged = dict(values)
+    for key, value in (
+        ("kernel", geometry.kernel),
+        ("stride", geometry.stride),
+        ("out", geometry.width),
+    ):
+        if value is not None:
+            merged[key] = value
+    return merged
+
+
 def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
     return value if isinstance(value, tuple) else (value, value)
 
@@ -319,14 +333,7 @@ class Conv(Op):
     style = Style("convolution", "#a8d5ff")
 
     def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
-        merged = dict(values)
-        if geometry.kernel:
-            merged["kernel"] = geometry.kernel
-        if geometry.stride is not None:
-            merged["stride"] = geometry.stride
-        if geometry.width is not None:
-            merged["out"] = geometry.width
-        attrs = super().configure(geometry, merged)
+        attrs = super().configure(geometry, _with_geometry(values, geometry))
         if attrs["kernel"] is None:
             raise SpecValueError("a conv needs a kernel size: `conv3-64`, `conv1x7-192`")
         attrs["kernel"] = _pair(attrs["kernel"])
@@ -507,14 +514,7 @@ class Pool(Op):
     style = Style("pooling", "#ffd59e")
 
     def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
-        merged = dict(values)
-        if geometry.kernel:
-            merged["kernel"] = geometry.kernel
-        if geometry.stride is not None:
-            merged["stride"] = geometry.stride
-        if geometry.width is not None:
-            raise SpecValueError(f"`{self.name}` keeps the channels; it takes no `-width`")
-        attrs = super().configure(geometry, merged)
+        attrs = super().configure(geometry, _with_geometry(values, geometry))
         attrs["kernel"] = _pair(attrs["kernel"])
         if attrs["stride"] is None:
             attrs["stride"] = attrs["kernel"][0]
@@ -627,10 +627,7 @@ class Linear(Op):
     style = Style("fully connected", "#c9b3ff")
 
     def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
-        merged = dict(values)
-        if geometry.width is not None:
-            merged["out"] = geometry.width
-        attrs = super().configure(geometry, merged)
+        attrs = super().configure(geometry, _with_geometry(values, geometry))
         if attrs["out"] is None or attrs["out"] <= 0:
             raise SpecValueError("a fully connected layer needs a positive size: `FC-4096`")
         if attrs["act"] == "none":
@@ -842,12 +839,7 @@ class Subsample(Op):
     style = Style("pooling", "#ffc680")
 
     def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
-        merged = dict(values)
-        if geometry.kernel:
-            merged["kernel"] = geometry.kernel
-        if geometry.stride is not None:
-            merged["stride"] = geometry.stride
-        attrs = super().configure(geometry, merged)
+        attrs = super().configure(geometry, _with_geometry(values, geometry))
         attrs["kernel"] = _pair(attrs["kernel"])
         attrs["stride"] = attrs["stride"] or attrs["kernel"][0]
         attrs["act"] = None if attrs["act"] == "none" else attrs["act"]
@@ -899,7 +891,7 @@ class PadChannels(Op):
     style = Style("reshape", "#f0f0f0")
 
     def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
-        attrs = super().configure(geometry, {**values, "out": geometry.width or values.get("out")})
+        attrs = super().configure(geometry, _with_geometry(values, geometry))
         if not attrs["out"] or attrs["out"] <= 0:
             raise SpecValueError("`pad_channels` needs the channel count: `pad_channels-32`")
         return attrs
