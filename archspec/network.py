@@ -260,15 +260,10 @@ def resolve_spec_path(name_or_path: str | Path) -> Path:
 
 
 def _spec_dirs() -> list[Path]:
-    dirs = [SPECS_DIR]
-    try:
-        from importlib import resources
-
-        bundled = Path(str(resources.files("archspec.specs")))
-        dirs.append(bundled)
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return [d for d in dirs if d.is_dir()]
+    """The zoo: `specs/` beside the package in a checkout (and an editable
+    install), `archspec/specs/` inside an installed wheel."""
+    here = Path(__file__).resolve().parent
+    return [d for d in (SPECS_DIR, here / "specs") if d.is_dir()]
 
 
 def bundled_specs() -> list[Path]:
