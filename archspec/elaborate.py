@@ -482,8 +482,9 @@ class Elaborator:
     ) -> tuple[Node, Flow] | None:
         """Elaborate `body` into exactly one node called `name` (a lone layer is
         renamed, several become a `seq` block)."""
-        if flow is None:
-            self.expand(body, None, scope, Namer())
+        if flow is None:  # after an error: still check names and arguments inside
+            for item in body.items if isinstance(body, ast.Seq) else (body,):
+                self.expand(item, None, scope, Namer())
             return None
         if isinstance(body, ast.Combine):
             return self.combine(body, flow, scope, name)
@@ -687,6 +688,15 @@ class Elaborator:
         self, call: ast.Call, bdef: ast.BlockDef, flows: list[Flow], scope: Scope, name: str
     ) -> tuple[Node, Flow] | None:
         bound = self.bind(call, bdef, scope)
+        if len(bdef.inputs) != len(flows):
+            names = ", ".join(bdef.inputs)
+            raise SpecValueError(
+                f"block `{bdef.name}` takes {len(bdef.inputs)} input tensors ({names}): "
+                f"call it from an entry with `from: [{names}]`"
+                if len(bdef.inputs) > 1
+                else f"block `{bdef.name}` takes one input tensor, got {len(flows)}",
+                call.span,
+            )
         first = flows[0].shape
         inner: Scope = {**self.globals, "in": ShapeValue(first.c, first.h, first.w), **bound}
         for param in bdef.params:
@@ -743,6 +753,8 @@ class Elaborator:
     def combine(
         self, item: ast.Combine, flow: Flow, scope: Scope, name: str
     ) -> tuple[Block, Flow] | None:
+        if not item.branches:  # its body failed to parse; that error is already recorded
+            return None
         handler = {
             "concat": self.parallel,
             "mean": self.parallel,
