@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import archspec
-from archspec.ir import Layer, walk
+from archspec.ir import Layer, verify, walk
 from archspec.zoo import BEGIN, END, zoo_table
 
 torch = pytest.importorskip("torch")
@@ -82,7 +82,9 @@ def test_every_spec_has_a_reference() -> None:
 @pytest.mark.parametrize("name", SPECS)
 def test_reference_parameter_count(name: str) -> None:
     expected, _source = REFERENCE_PARAMS[name]
-    assert archspec.load(name).params == expected
+    net = archspec.load(name)
+    verify(net.root)
+    assert net.params == expected
 
 
 @pytest.mark.parametrize("name", SPECS)
