@@ -1024,6 +1024,12 @@ class Mean(Join):
     def notation(self, attrs: dict[str, Any]) -> str:
         return "mean" + (f" (drop-path {attrs['drop_path']:g})" if attrs["drop_path"] else "")
 
+    def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
+        # With drop-path the join depends on training mode: a module, not an expression.
+        if attrs["drop_path"]:
+            return (Part("join", "MeanJoin", (attrs["drop_path"],), library="archspec"),)
+        return ()
+
 
 class ConcatJoin(Join):
     name = "concat"

@@ -19,7 +19,7 @@ import torch
 from torch import fx, nn
 
 from . import layers
-from .plan import BlockPlan, CompileError, LayerPlan, Plan, make_plan
+from .plan import BlockPlan, CompileError, LayerPlan, Plan, camel, make_plan
 
 if TYPE_CHECKING:
     from archspec.network import Network
@@ -121,6 +121,5 @@ def graph_module(plan: BlockPlan, children: dict[str, nn.Module]) -> fx.GraphMod
 
 def type_name(plan: BlockPlan) -> str:
     """CamelCase class name for a graph block (`cell` → `Cell`)."""
-    words = (plan.node.block or plan.node.name).split("_")
-    name = "".join(word[:1].upper() + word[1:] for word in words if word)
+    name = camel(plan.node.block or plan.node.name)
     return name if name.isidentifier() else "Graph"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import inspect
 import keyword
 import math
-import re
 import textwrap
 from dataclasses import dataclass
 from functools import cache
@@ -33,7 +32,7 @@ from torch import nn
 from archspec.ir import Block, Node
 
 from . import layers
-from .plan import BlockPlan, CompileError, LayerPlan, Plan, make_plan
+from .plan import BlockPlan, CompileError, LayerPlan, Plan, camel, make_plan
 
 if TYPE_CHECKING:
     from archspec.network import Network
@@ -83,11 +82,6 @@ class Namespace:
         self.taken.add(name)
         self.given[key] = name
         return name
-
-
-def camel(text: str) -> str:
-    """`googlenet_aux` → `GooglenetAux`; anything but letters and digits splits words."""
-    return "".join(word[:1].upper() + word[1:] for word in re.split(r"[^0-9A-Za-z]+", text))
 
 
 def safe_text(text: Any) -> str:

@@ -19,6 +19,7 @@ backends:
 from __future__ import annotations
 
 import keyword
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +103,11 @@ def safe_name(name: str, taken: set[str]) -> str:
     return name
 
 
+def camel(text: str) -> str:
+    """`googlenet_aux` → `GooglenetAux`; anything but letters and digits splits words."""
+    return "".join(word[:1].upper() + word[1:] for word in re.split(r"[^0-9A-Za-z]+", text))
+
+
 def make_plan(node: Node) -> Plan:
     """The plan for a network's root (its input belongs to the caller)."""
     plan, _private = _plan(node, node.name, private=False)
@@ -161,9 +167,6 @@ def _layer(node: Layer, name: str, private: bool) -> tuple[LayerPlan, bool]:
         raise CompileError(f"unknown op `{node.op}`", node.span)
     parts = op.parts(node.attrs.as_dict(), list(node.inputs), node.output)
     if not parts:
-        drop = float(node.attrs.get("drop_path", 0.0) or 0.0)
-        if node.op == "mean" and drop > 0:  # training-dependent: a module, not an expression
-            return LayerPlan(name, node, (Part("join", "MeanJoin", (drop,), (), "archspec"),)), True
         if node.op in JOINS and len(node.inputs) > 1:
             return LayerPlan(name, node, (), join=node.op), True
         raise CompileError(f"`{node.op}` has no PyTorch form yet; it cannot be compiled",
