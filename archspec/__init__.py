@@ -8,6 +8,21 @@
 This package is torch-free: `summary`, `check` and `draw` never import torch.
 """
 
+import os as _os
+
+# The torch backend is the repository's top-level `compiler/` folder. Installed,
+# it is `archspec/compiler` (a package-dir mapping in pyproject.toml), so no
+# top-level package named `compiler` lands in site-packages. In a checkout it
+# sits beside this package; appending the checkout to `__path__` lets
+# `archspec.compiler` find it there, whichever checkout is imported.
+_here = _os.path.dirname(_os.path.abspath(__file__))
+_checkout = _os.path.dirname(_here)
+if not _os.path.isdir(_os.path.join(_here, "compiler")) and _os.path.isfile(
+    _os.path.join(_checkout, "compiler", "__init__.py")
+):
+    __path__.append(_checkout)
+del _here, _checkout
+
 from .errors import ArchSpecError, ShapeError, SpecErrors, SpecSyntaxError, SpecWarning
 from .network import Network, bundled_specs, load, loads
 

@@ -174,13 +174,13 @@ class Network:
     # --- backends (torch is imported only here, and only when asked)
     def build(self, device: Any = None, dtype: Any = None) -> torch.nn.Module:
         """A `torch.nn.Module` for this network, with torchvision-style init."""
-        from compiler.builder import build_module
+        from archspec.compiler.builder import build_module
 
         return build_module(self, device=device, dtype=dtype)
 
     def source(self) -> str:
         """Standalone PyTorch source for this network (depends only on torch)."""
-        from compiler.codegen import generate_source
+        from archspec.compiler.codegen import generate_source
 
         return generate_source(self)
 

@@ -24,12 +24,12 @@ from torch import nn
 
 import archspec
 from archspec.ir import Block, Layer, Shape, walk
-from compiler.codegen import Generator, generate_source
-from compiler.plan import CompileError, make_plan, module_paths
+from archspec.compiler.codegen import Generator, generate_source
+from archspec.compiler.plan import CompileError, make_plan, module_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
-MANIFESTS = Path("/work/shared/reference/torchvision_manifests.json")
+MANIFESTS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "torchvision_manifests.json"
 SPECS = [path.stem for path in archspec.bundled_specs()]
 EXPORTED = ["vgg_e", "googlenet", "resnet50", "densenet121"]
 
