@@ -20,16 +20,17 @@ from typing import Any
 
 import pytest
 import torch
+from archspec.compiler.codegen import Generator, generate_source
+from archspec.compiler.plan import CompileError, make_plan, module_paths
+from reference import REFERENCE, import_torchvision
 from torch import nn
 
 import archspec
 from archspec.ir import Block, Layer, Shape, walk
-from archspec.compiler.codegen import Generator, generate_source
-from archspec.compiler.plan import CompileError, make_plan, module_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
-MANIFESTS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "torchvision_manifests.json"
+MANIFESTS = REFERENCE / "torchvision_manifests.json"
 SPECS = [path.stem for path in archspec.bundled_specs()]
 EXPORTED = ["vgg_e", "googlenet", "resnet50", "densenet121"]
 
@@ -522,7 +523,7 @@ def test_same_layers_as_torchvision(ours: str, theirs: str) -> None:
 
 
 def test_against_torchvision_if_installed() -> None:
-    tv = pytest.importorskip("torchvision")
+    tv = import_torchvision()
     net = archspec.load("resnet18")
     ours = net.build()
     theirs = tv.models.resnet18()

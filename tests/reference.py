@@ -1,0 +1,34 @@
+"""Where tests find `../shared` (the reference data beside the repository) and
+how they import torchvision's and timm's model definitions, or skip cleanly."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+REFERENCE = SHARED / "reference"
+
+
+def import_torchvision() -> ModuleType:
+    """`torchvision`, imported through the shared shim (its compiled operators do
+    not load on the CPU torch); the calling test is skipped where it is absent."""
+    if importlib.util.find_spec("torchvision") is None:
+        pytest.skip("torchvision is not installed")
+    shim = REFERENCE / "torchvision_shim.py"
+    if not shim.is_file():
+        pytest.skip(f"{shim} is missing")
+    if "torchvision_shim" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("torchvision_shim", shim)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["torchvision_shim"] = module
+        spec.loader.exec_module(module)
+    import torchvision
+
+    return torchvision
