@@ -6,9 +6,17 @@
     >>> model = net.build()                   # torch.nn.Module (imports torch)
 
 This package is torch-free: `summary`, `check` and `draw` never import torch.
+The API names below are imported on first use, so that importing one stage
+(`archspec.ir`, `archspec.parser`, …) pulls in only what that stage needs.
 """
 
+from __future__ import annotations
+
+import importlib
 import os as _os
+from typing import Any
+
+from .errors import ArchSpecError, ShapeError, SpecErrors, SpecSyntaxError, SpecWarning
 
 # The torch backend is the repository's top-level `compiler/` folder. Installed,
 # it is `archspec/compiler` (a package-dir mapping in pyproject.toml), so no
@@ -23,8 +31,14 @@ if not _os.path.isdir(_os.path.join(_here, "compiler")) and _os.path.isfile(
     __path__.append(_checkout)
 del _here, _checkout
 
-from .errors import ArchSpecError, ShapeError, SpecErrors, SpecSyntaxError, SpecWarning
-from .network import Network, bundled_specs, load, loads
+_API = {"Network": "network", "bundled_specs": "network", "load": "network", "loads": "network"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(f".{_API[name]}", __name__), name)
+    raise AttributeError(f"module 'archspec' has no attribute {name!r}")
+
 
 __all__ = [
     "ArchSpecError",

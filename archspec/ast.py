@@ -133,6 +133,22 @@ class Seq:
 
 
 @dataclass(frozen=True, slots=True)
+class Syntax:
+    """How a combinator is written: `key: body` plus its other keys. Each block
+    kind declares its own (archspec/blocks/); the parser is handed them.
+
+    `branches` is "list" (concat, mean: a list of branches) or "one" (a body);
+    `options` maps each other key to how its value is read: "expr", "body", or
+    "mode-or-body" (`shortcut: identity` or a body); `required` keys must be
+    given."""
+
+    key: str
+    branches: str = "one"
+    options: tuple[tuple[str, str], ...] = ()
+    required: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Combine:
     """A combinator: concat / residual / dense / scale / mean.
 

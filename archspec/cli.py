@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import ArchSpecError
+from .errors import ArchSpecError, ToolError
 from .files import write_atomically
 from .network import Network, bundled_specs, load
 
@@ -62,19 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list()
         net = load(args.spec, args.variant)
         return COMMANDS[args.command](net, args)
+    except ToolError as exc:
+        print(f"archspec: {exc}", file=sys.stderr)
+        return 1
     except ArchSpecError as exc:
         print(exc.format(), file=sys.stderr)
         return 1
     except FileNotFoundError as exc:
         print(f"archspec: no such spec: {exc.args[0] if exc.args else args.spec}", file=sys.stderr)
         return 1
-    except UserFacingError as exc:
-        print(f"archspec: {exc}", file=sys.stderr)
-        return 1
-
-
-class UserFacingError(Exception):
-    """A problem outside the spec (missing Graphviz, unwritable file): one line, exit 1."""
 
 
 def _print_warnings(net: Network) -> None:
@@ -103,16 +99,13 @@ def _check(net: Network, args: argparse.Namespace) -> int:
 
 
 def _draw(net: Network, args: argparse.Namespace) -> int:
-    from .diagram import DiagramError, render
+    from .diagram import render
 
     fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else "svg")
     if fmt not in ("svg", "png", "pdf", "dot"):
-        raise UserFacingError(f"unknown diagram format `{fmt}` (svg, png, pdf or dot)")
+        raise ToolError(f"unknown diagram format `{fmt}` (svg, png, pdf or dot)")
     output = Path(args.output) if args.output else Path(f"{net.name}.{fmt}")
-    try:
-        render(net, output, fmt=fmt, depth=args.depth, rankdir=args.rankdir)
-    except DiagramError as exc:
-        raise UserFacingError(str(exc)) from None
+    render(net.model, output, fmt=fmt, depth=args.depth, rankdir=args.rankdir)
     print(f"wrote {output}", file=sys.stderr)
     return 0
 
@@ -123,7 +116,7 @@ def _compile(net: Network, args: argparse.Namespace) -> int:
         try:
             write_atomically(Path(args.output), text.encode("utf-8"))
         except OSError as exc:
-            raise UserFacingError(f"cannot write {args.output}: {exc.strerror}") from None
+            raise ToolError(f"cannot write {args.output}: {exc.strerror}") from None
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

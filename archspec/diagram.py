@@ -25,19 +25,18 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import diagram_style as style
+from .blocks import Dense, Endpoint, Graph, Kind, Seq
+from .errors import ToolError
 from .files import write_atomically
-from .ir import Block, Layer, Node, Shape, walk
-from .ops import concat_shape
+from .ir import Block, Layer, Model, Node, walk
+from .numbers import human
 
 if TYPE_CHECKING:
     import graphviz
-
-    from .network import Network
 
 FORMATS = ("svg", "png", "pdf", "dot")
 NODE_BUDGET = 120
@@ -48,9 +47,8 @@ INSTALL_HINT = (
 )
 
 
-class DiagramError(Exception):
-    """A diagram could not be made (no Graphviz, bad depth, unwritable file);
-    the message is one line meant for the user."""
+class DiagramError(ToolError):
+    """A diagram could not be made (no Graphviz, bad depth, unwritable file)."""
 
 
 # ---------------------------------------------------------------- the plan
@@ -94,14 +92,14 @@ def _signature(node: Node, grows: bool) -> tuple[Any, ...] | None:
     if not isinstance(node, Block):
         return None  # layers are what the reader came to see: never rolled
     inputs = () if grows else node.inputs
-    return (node.block, node.kind, node.notation, inputs, node.outputs)
+    return (node.block, type(node), node.notation, inputs, node.outputs)
 
 
 def items(block: Block, path: tuple[str, ...], depth: int, plan: Plan) -> list[Item]:
     """The children of an expanded `block` as drawable items."""
-    rollable = plan.roll and block.kind in ("seq", "dense", "graph")
-    grows = block.kind == "dense"
-    chained = _chained(block) if block.kind == "graph" else None
+    rollable = plan.roll and isinstance(block, Seq | Dense | Graph)
+    grows = isinstance(block, Dense)
+    chained = block.chained() if isinstance(block, Graph) else None
     runs: list[list[Node]] = []
     for child in block.children:
         key = _signature(child, grows) if rollable else None
@@ -113,34 +111,17 @@ def items(block: Block, path: tuple[str, ...], depth: int, plan: Plan) -> list[I
     return [Item(tuple(run), (*path, run[0].name), depth + 1) for run in runs]
 
 
-def _chained(block: Block) -> set[str]:
-    """Graph children fed only by the child before them, which feeds nothing
-    else: there the graph is a plain chain and a run may be rolled."""
-    wires = block.attrs["wires"]
-    uses: dict[str, int] = {}
-    for _name, sources in wires:
-        for source in sources:
-            uses[source] = uses.get(source, 0) + 1
-    for name in block.attrs["outputs"]:
-        uses[name] = uses.get(name, 0) + 1
-    chained = set()
-    for (before, _), (name, sources) in pairwise(wires):
-        if sources == (before,) and uses.get(before) == 1:
-            chained.add(name)
-    return chained
-
-
 def expanded(item: Item, plan: Plan) -> bool:
     node = item.node
     return isinstance(node, Block) and bool(node.children) and item.depth < plan.depth
 
 
-def height(net: Network) -> int:
+def height(net: Model) -> int:
     """The depth of the deepest node (top-level rows are depth 1)."""
     return max(depth for _node, depth, _path in walk(net.root))
 
 
-def default_depth(net: Network) -> int:
+def default_depth(net: Model) -> int:
     """The deepest rolled view that stays within `NODE_BUDGET` nodes."""
     best = 1
     for depth in range(1, height(net) + 1):
@@ -150,7 +131,7 @@ def default_depth(net: Network) -> int:
     return best
 
 
-def plan_for(net: Network, depth: int | None) -> Plan:
+def plan_for(net: Model, depth: int | None) -> Plan:
     if depth is None:
         return Plan(default_depth(net), roll=True)
     if depth < 1:
@@ -160,13 +141,13 @@ def plan_for(net: Network, depth: int | None) -> Plan:
 
 # ---------------------------------------------------------------- drawing
 
-Endpoint = tuple[str, Shape]  # a Graphviz node id and the tensor leaving it
-
 
 class _Drawer:
-    """Walks the IR under a plan, adding nodes, clusters and labelled edges."""
+    """Walks the IR under a plan, adding nodes, clusters and labelled edges.
+    Each block kind wires its own children (`Kind.draw`) with this drawer as
+    its `Pen`."""
 
-    def __init__(self, net: Network, plan: Plan, rankdir: str) -> None:
+    def __init__(self, net: Model, plan: Plan, rankdir: str) -> None:
         import graphviz
 
         self.net = net
@@ -255,11 +236,12 @@ class _Drawer:
         noun = "outputs" if len(net.outputs) > 1 else "output"
         return (
             f"input {style.shape_text(net.input)} → {noun} {outs} · "
-            f"{net.params:,} params · {style.human(net.macs)} MACs"
+            f"{net.params:,} params · {human(net.macs)} MACs"
         )
 
     def outputs(self, ends: list[Endpoint]) -> None:
-        names = self.net.root.attrs.get("outputs") or ("output",)
+        root = self.net.root
+        names = root.output_names if isinstance(root, Graph) else ("output",)
         for index, end in enumerate(ends):
             caption = "output" if index == 0 else f"side output: {names[index]}"
             ident = "@output" if index == 0 else f"@output.{names[index]}"
@@ -274,16 +256,19 @@ class _Drawer:
             return [self.layer(node, item, g, sources)]
         if not expanded(item, self.plan):
             return [self.collapsed(item, g, sources)]
-        with self.cluster(g, item, node.kind) as sub:
+        with self.cluster(g, item) as sub:
             ends = self.body(node, item.path, item.depth, sources, sub)
         if item.rolled:  # the run leaves with its last member's output
             return [(ends[0][0], item.members[-1].outputs[0])]
         return ends
 
     @contextmanager
-    def cluster(self, g: graphviz.Digraph, item: Item, kind: str) -> Iterator[graphviz.Digraph]:
-        """An expanded block (or rolled run) as a cluster tinted by its kind."""
-        look = style.BLOCK_STYLES.get(kind, style.BLOCK_STYLES["seq"])
+    def cluster(
+        self, g: graphviz.Digraph, item: Item, kind: type[Block] | None = None
+    ) -> Iterator[graphviz.Digraph]:
+        """An expanded block (or rolled run) as a cluster tinted by its kind
+        (default: the item's own)."""
+        look = style.block_style(kind or type(item.node))
         with g.subgraph(name=f"cluster_{item.ident}") as sub:
             sub.attr(
                 label=style.cluster_label(item.members),
@@ -307,7 +292,7 @@ class _Drawer:
     def collapsed(self, item: Item, g: graphviz.Digraph, sources: list[Endpoint]) -> Endpoint:
         node = item.node
         assert isinstance(node, Block)
-        look = style.BLOCK_STYLES.get(node.kind, style.BLOCK_STYLES["seq"])
+        look = style.block_style(type(node))
         extra = {"penwidth": "2"} if item.rolled else {}
         self.node(g, item.ident, style.node_label(item.members), look, _where(item), **extra)
         self.edges(sources, item.ident)
@@ -322,101 +307,29 @@ class _Drawer:
         g: graphviz.Digraph,
     ) -> list[Endpoint]:
         """Draw an expanded block's children into `g`; its output endpoints."""
-        wiring = {
-            "seq": self.seq,
-            "concat": self.parallel,
-            "mean": self.parallel,
-            "residual": self.residual,
-            "dense": self.dense,
-            "scale": self.scale,
-            "graph": self.wired,
-        }
-        return wiring.get(block.kind, self.seq)(block, path, depth, sources, g)
+        if not isinstance(block, Kind):
+            raise DiagramError(f"cannot draw a block of type {type(block).__name__}")
+        return block.draw(self, path, depth, sources, g)
 
-    def seq(
-        self,
-        block: Block,
-        path: tuple[str, ...],
-        depth: int,
-        sources: list[Endpoint],
-        g: graphviz.Digraph,
-    ) -> list[Endpoint]:
-        flow = sources
-        for item in items(block, path, depth, self.plan):
-            flow = self.item(item, g, flow)[:1]
-        return flow
+    # --- what block kinds draw with (the `Pen` protocol of archspec/blocks)
+    def items(self, block: Block, path: tuple[str, ...], depth: int) -> list[Item]:
+        return items(block, path, depth, self.plan)
 
-    def parallel(
-        self,
-        block: Block,
-        path: tuple[str, ...],
-        depth: int,
-        sources: list[Endpoint],
-        g: graphviz.Digraph,
+    def side_by_side(
+        self, members: list[Item], g: graphviz.Digraph, sources: list[Endpoint]
     ) -> list[Endpoint]:
-        # Branches are drawn in order from the same source: Graphviz puts
-        # them side by side, as Inception's figure does.
+        # Branches drawn in order from the same source: Graphviz puts them
+        # side by side, as Inception's figure does.
         outs, heads = [], []
-        for item in items(block, path, depth, self.plan):
+        for item in members:
             first = len(self.created)
             outs.append(self.item(item, g, sources)[0])
             heads.append(self.created[first])
         self.same_rank.append(heads)
-        op_name = "concat" if block.kind == "concat" else "mean"
-        ident = self.join(g, _join_id(path, op_name), op_name, outs)
-        return [(ident, block.output)]
+        return outs
 
-    def residual(
-        self,
-        block: Block,
-        path: tuple[str, ...],
-        depth: int,
-        sources: list[Endpoint],
-        g: graphviz.Digraph,
-    ) -> list[Endpoint]:
-        by_name = {item.node.name: item for item in items(block, path, depth, self.plan)}
-        post = block.attrs.get("post")
-        main = self.item(by_name["residual"], g, sources)[0]
-        shortcut = (
-            self.item(by_name["shortcut"], g, sources)[0] if "shortcut" in by_name else sources[0]
-        )
-        scale = block.attrs.get("scale", 1.0)
-        caption = f"×{scale:g} +" if scale not in (None, 1.0) else ""
-        ident = self.join(g, _join_id(path, "add"), "add", [main], shortcut, caption)
-        flow: list[Endpoint] = [(ident, main[1])]
-        if post and post in by_name:
-            flow = self.item(by_name[post], g, flow)[:1]
-        return flow
-
-    def dense(
-        self,
-        block: Block,
-        path: tuple[str, ...],
-        depth: int,
-        sources: list[Endpoint],
-        g: graphviz.Digraph,
-    ) -> list[Endpoint]:
-        # x ← concat(x, H(x)): each layer reads the running tensor and its new
-        # features are concatenated onto it. A rolled run shows one layer and
-        # its concat, leaving with the tensor after the whole run; joins are
-        # numbered by the layers done so far (`concat6` holds x after six).
-        flow = sources[0]
-        index = 0
-        for item in items(block, path, depth, self.plan):
-            index += len(item.members)
-            after = concat_shape([flow[1], *(m.outputs[0] for m in item.members)])
-            if item.rolled and not expanded(item, self.plan):
-                flow = (self.collapsed(item, g, [flow])[0], after)
-                continue
-            if not item.rolled:
-                new = self.item(item, g, [flow])[0]
-                ident = self.join(g, _join_id(path, "concat", index), "concat", [new], flow)
-            else:
-                with self.cluster(g, item, "dense") as sub:
-                    new = self.representative(item, sub, flow)
-                    ident = self.join(sub, _join_id(path, "concat", index), "concat", [new], flow)
-            flow = (ident, after)
-        return [flow]
+    def expanded(self, item: Item) -> bool:
+        return expanded(item, self.plan)
 
     def representative(self, item: Item, g: graphviz.Digraph, source: Endpoint) -> Endpoint:
         """The first member of a rolled run (always a block), drawn inside the
@@ -424,39 +337,6 @@ class _Drawer:
         node = item.node
         assert isinstance(node, Block)
         return self.body(node, item.path, item.depth, [source], g)[0]
-
-    def scale(
-        self,
-        block: Block,
-        path: tuple[str, ...],
-        depth: int,
-        sources: list[Endpoint],
-        g: graphviz.Digraph,
-    ) -> list[Endpoint]:
-        (gate_item,) = items(block, path, depth, self.plan)
-        gate = self.item(gate_item, g, sources)[0]
-        ident = self.join(g, _join_id(path, "mul"), "mul", [gate], sources[0])
-        return [(ident, block.output)]
-
-    def wired(
-        self,
-        block: Block,
-        path: tuple[str, ...],
-        depth: int,
-        sources: list[Endpoint],
-        g: graphviz.Digraph,
-    ) -> list[Endpoint]:
-        tensors: dict[str, Endpoint] = dict(zip(block.attrs["inputs"], sources, strict=False))
-        wires = dict(block.attrs["wires"])
-        # a rolled run is a chain: fed like its first member, read as its last
-        for item in items(block, path, depth, self.plan):
-            inputs = [tensors[s] for s in wires[item.node.name]]
-            tensors[item.members[-1].name] = self.item(item, g, inputs)[0]
-        return [tensors[name] for name in block.attrs["outputs"]]
-
-
-def _join_id(path: tuple[str, ...], op_name: str, index: int | None = None) -> str:
-    return f"{'.'.join(path)}/{op_name}{'' if index is None else index}"
 
 
 def _where(item: Item) -> str:
@@ -471,7 +351,7 @@ def _where(item: Item) -> str:
 # ---------------------------------------------------------------- public API
 
 
-def diagram(net: Network, depth: int | None = None, rankdir: str = "TB") -> graphviz.Digraph:
+def diagram(net: Model, depth: int | None = None, rankdir: str = "TB") -> graphviz.Digraph:
     """The network as a `graphviz.Digraph` (see the module docstring for `depth`)."""
     if rankdir not in ("TB", "LR"):
         raise DiagramError(f"--rankdir must be TB or LR, got `{rankdir}`")
@@ -484,7 +364,7 @@ def diagram(net: Network, depth: int | None = None, rankdir: str = "TB") -> grap
 
 
 def render(
-    net: Network,
+    net: Model,
     output: str | Path,
     fmt: str = "svg",
     depth: int | None = None,

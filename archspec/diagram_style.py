@@ -2,7 +2,7 @@
 
 Layers take their family and colour from the op registry (`Op.style`), so a new
 op brings its own look; this module only adds what the registry cannot know:
-the look of *blocks* (by `Block.kind`), of the input/output terminals and the
+the input/output terminals and the
 graph-wide Graphviz attributes. Labels are Graphviz HTML-like labels.
 """
 
@@ -11,23 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
+from .blocks import Dense, Seq
 from .ir import Block, Layer, Node, Shape
+from .numbers import human
 from .ops import REGISTRY, Style
 
 FONT = "Helvetica"
 MUTED = "#555555"
 
-# A collapsed block is filled with its kind's colour; an expanded one becomes a
-# cluster tinted with the same colour, so the two read as the same thing.
-BLOCK_STYLES: dict[str, Style] = {
-    "seq": Style("block", "#dfe6ee"),
-    "concat": Style("concat block", "#cfe8d0"),
-    "mean": Style("mean block", "#d7e3c4"),
-    "residual": Style("residual block", "#f6d3c8"),
-    "dense": Style("dense block", "#f3e0a6"),
-    "scale": Style("gating block", "#e6d2ef"),
-    "graph": Style("graph block", "#d9d9ef"),
-}
 TERMINAL = Style("input / output", "#ffffff", "ellipse")
 
 GRAPH_ATTRS = {
@@ -62,6 +53,13 @@ EDGE_ATTRS = {
 SHORTCUT_EDGE = {"color": "#c0504d", "penwidth": "1.2", "fontcolor": "#c0504d"}
 
 
+def block_style(kind: type[Block]) -> Style:
+    """A block kind's look, as it declares it (archspec/blocks/). A collapsed
+    block is filled with it; an expanded one becomes a cluster tinted with the
+    same colour, so the two read as the same thing."""
+    return getattr(kind, "STYLE", Seq.STYLE)
+
+
 def op_style(op_name: str) -> Style:
     return REGISTRY.ops[op_name].style
 
@@ -78,14 +76,6 @@ def tint(colour: str, amount: float) -> str:
 def shape_text(shape: Shape) -> str:
     """The papers' H×W×C order (28×28×256); a vector is just its size."""
     return shape.hwc()
-
-
-def human(count: int) -> str:
-    """Three significant figures, the way papers print costs: 9.54K, 335K, 1.04G."""
-    for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
-        if abs(count) >= size * 0.9995:  # 999,960 is 1M, not 1e+03K
-            return f"{count / size:.3g}{unit}"
-    return str(count)
 
 
 def cost_text(params: int, macs: int) -> str:
@@ -148,7 +138,7 @@ def block_title(block: Block) -> str:
 def block_detail(block: Block) -> str:
     """A second line: the notation of an anonymous group, the growth rate and
     depth of a dense block."""
-    if block.kind == "dense" and block.children:
+    if isinstance(block, Dense) and block.children:
         growth = {child.outputs[0].c for child in block.children}
         k = f"k={growth.pop()}, " if len(growth) == 1 else ""
         return f"{k}×{len(block.children)}"
@@ -188,7 +178,7 @@ def cluster_label(members: tuple[Node, ...]) -> str:
     first = members[0]
     assert isinstance(first, Block)
     plain = not any(isinstance(child, Block) for child in first.children)
-    if first.block is None and len(members) == 1 and first.kind == "seq" and plain:
+    if first.block is None and len(members) == 1 and isinstance(first, Seq) and plain:
         return _html([("small", first.name)], left=True)  # a branch: its layers say it all
     detail = block_detail(first)  # a stage: `bottleneck ×3`
     params = sum(m.cost.params for m in members)

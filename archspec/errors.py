@@ -1,7 +1,8 @@
 """Errors and warnings that point at the spec text they are about.
 
-Every problem with a spec is an `ArchSpecError` carrying a `Span` (file, line,
-column). The CLI prints them as ``file:line:col: message`` followed by the
+Every error archspec reports derives from `ArchSpecError`. A problem with a
+spec carries a `Span` (file, line, column); a problem outside it is a
+`ToolError`. The CLI prints them as ``file:line:col: message`` followed by the
 offending line and a caret, the way compilers do, and never as a traceback.
 A `Diagnostics` object collects all of them so one run reports every mistake.
 """
@@ -73,6 +74,17 @@ class SpecValueError(ArchSpecError):
 
 class ShapeError(ArchSpecError):
     """Shapes that do not fit: concat of different sizes, kernel larger than input, …"""
+
+
+class ToolError(ArchSpecError):
+    """A problem outside the spec (no Graphviz, an unwritable file, a bad
+    command-line value): one line, no location."""
+
+    def format(self) -> str:
+        return self.message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class SpecWarning(ArchSpecError):

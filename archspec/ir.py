@@ -2,20 +2,14 @@
 cost resolved.
 
 The IR is a tree that keeps the spec's hierarchy: `Layer` leaves (one op each)
-inside `Block` nodes (a block instance, a named group or a combinator). A
-`Block.kind` says how its children are wired:
-
-    seq       children one after another
-    concat    children side by side on the same input, outputs concatenated on C
-    mean      children side by side, outputs averaged (FractalNet join)
-    residual  `residual` child + optional `shortcut` child added (× `scale`),
-              then an optional post layer (attrs["post"])
-    dense     x ← concat(x, child(x)) for each child in turn (DenseNet)
-    scale     x · gate(x), the one child being the gate (SE)
-    graph     children wired by name (attrs["wires"], "inputs", "outputs")
+inside `Block` nodes. `Block` is the base of one frozen dataclass per block
+kind (sequence, concat, residual, …); each kind is declared, with its own
+fields and all of its rules, in one module of `archspec/blocks/`. Backends
+dispatch on those types, never on strings.
 
 Nodes are frozen dataclasses; the span of the spec text that produced a node is
-kept beside it and left out of equality.
+kept beside it and left out of equality. `verify()` checks the invariants
+every node must keep and raises `IRError`; `archspec.load` runs it.
 """
 
 from __future__ import annotations
@@ -23,11 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any
+from typing import Any, ClassVar
 
-from .errors import UNKNOWN_SPAN, Span
-
-BLOCK_KINDS = ("seq", "concat", "mean", "residual", "dense", "scale", "graph")
+from .errors import UNKNOWN_SPAN, ArchSpecError, Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,17 +127,30 @@ class Layer:
 
 @dataclass(frozen=True, slots=True)
 class Block:
+    """What every block kind has. `own` is the work the block itself does
+    beyond its children (a join's additions, the tensor it writes), already
+    included in `cost`; `block` names the spec block it instantiates
+    (`bottleneck`), None for an anonymous group or combinator."""
+
     name: str
-    kind: str
     children: tuple[Node, ...]
     inputs: tuple[Shape, ...]
     outputs: tuple[Shape, ...]
     cost: Cost
     field: Field
     notation: str
+    own: Cost = Cost()
     block: str | None = None
-    attrs: Attrs = Attrs()
     span: Span = dataclass_field(default=UNKNOWN_SPAN, compare=False, repr=False)
+
+    # Declared by each kind (see archspec/blocks/): the spec key that writes
+    # it and a one-line description for docs and generated code.
+    KIND: ClassVar[str] = ""
+    DOC: ClassVar[str] = ""
+
+    @property
+    def kind(self) -> str:
+        return self.KIND
 
     @property
     def output(self) -> Shape:
@@ -157,8 +162,54 @@ class Block:
                 return child
         raise KeyError(name)
 
+    def problems(self) -> list[str]:
+        """Invariants of this kind beyond the common ones; each kind adds its own."""
+        return []
+
 
 Node = Layer | Block
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A whole network: the IR root and what describes it. This is what the
+    views and backends take."""
+
+    root: Block
+    name: str
+    title: str
+    input: Shape
+    source: str  # the spec file as given
+    variant: str | None = None
+
+    @property
+    def outputs(self) -> tuple[Shape, ...]:
+        return self.root.outputs
+
+    @property
+    def params(self) -> int:
+        return self.root.cost.params
+
+    @property
+    def macs(self) -> int:
+        return self.root.cost.macs
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.root.cost.macs
+
+    @property
+    def other_ops(self) -> int:
+        return self.root.cost.other_ops
+
+    @property
+    def activation_elements(self) -> int:
+        """Activation elements written by all layers at batch 1 (fp32: ×4 bytes)."""
+        return sum(layer.cost.memory for layer, _path in layers(self.root))
+
+    @property
+    def receptive_field(self) -> int:
+        return self.root.field.size
 
 
 def walk(
@@ -179,21 +230,26 @@ def layers(node: Node) -> Iterator[tuple[Layer, tuple[str, ...]]]:
             yield item, path[1:]
 
 
+class IRError(ArchSpecError):
+    """An IR invariant does not hold: a bug in a pass, never a user's mistake;
+    reported with the spec location of the node it concerns."""
+
+
 def verify(root: Node) -> None:
-    """Invariants every pass must keep; run between passes in tests."""
+    """Check the invariants every pass must keep; raises `IRError`."""
     for node, _depth, path in walk(root):
-        where = ".".join(path)
-        if isinstance(node, Block):
-            assert node.kind in BLOCK_KINDS, f"{where}: unknown block kind {node.kind}"
-            names = [child.name for child in node.children]
-            assert len(names) == len(set(names)), f"{where}: duplicate child names {names}"
-            total = sum((child.cost for child in node.children), Cost())
-            assert total.params == node.cost.params, f"{where}: params do not add up"
-            assert total.macs == node.cost.macs, f"{where}: MACs do not add up"
-            if node.kind == "seq" and node.children:
-                assert node.children[0].inputs[0] == node.inputs[0], f"{where}: first input"
-                for before, after in zip(node.children, node.children[1:], strict=False):
-                    assert before.outputs[0] == after.inputs[0], f"{where}: {after.name} input"
-                assert node.children[-1].outputs[0] == node.output, f"{where}: output"
-        for name in (node.name,):
-            assert name.isidentifier(), f"{where}: `{name}` is not an identifier"
+        for problem in _problems(node):
+            raise IRError(f"internal error at {'.'.join(path)}: {problem}", node.span)
+
+
+def _problems(node: Node) -> list[str]:
+    found = [] if node.name.isidentifier() else [f"`{node.name}` is not an identifier"]
+    if isinstance(node, Layer):
+        return found
+    names = [child.name for child in node.children]
+    if len(names) != len(set(names)):
+        found.append(f"duplicate child names {names}")
+    total = sum((child.cost for child in node.children), node.own)
+    if (total.params, total.macs) != (node.cost.params, node.cost.macs):
+        found.append("params or MACs do not add up")
+    return found + node.problems()

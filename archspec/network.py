@@ -1,112 +1,95 @@
-"""The public API: `load`, `loads` and the `Network` they return."""
+"""The public API: `load`, `loads` and the `Network` they return.
+
+`Network` is a thin facade: it parses, elaborates and verifies a spec into an
+`ir.Model`, and hands that model to the views and backends when asked.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .elaborate import elaborate
+from .blocks import SYNTAX
+from .compiler.names import RESERVED
+from .elaborate import chosen_variant, elaborate, network_name
 from .errors import Diagnostics, Span, SpecErrors, SpecNameError, SpecWarning
-from .ir import Block, Layer, Node, Shape, walk
+from .ir import Block, Layer, Model, Node, Shape, verify, walk
 from .parser import read_spec
+from .report import MAC_CONVENTION, Row, as_dict, rows, summary_table
 
 if TYPE_CHECKING:
     import torch
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One line of a summary: a block or a layer."""
-
-    path: tuple[str, ...]
-    depth: int
-    op: str
-    kind: str
-    outputs: tuple[Shape, ...]
-    params: int
-    macs: int
-    receptive_field: int
-    line: int
-    is_block: bool
-
-    @property
-    def name(self) -> str:
-        return ".".join(self.path) if self.path else "(network)"
-
-    def as_dict(self) -> dict[str, Any]:
-        out = [s.as_list() for s in self.outputs]
-        return {
-            "name": self.name,
-            "op": self.op,
-            "kind": self.kind,
-            "depth": self.depth,
-            "output": out[0] if len(out) == 1 else out,
-            "params": self.params,
-            "macs": self.macs,
-            "receptive_field": self.receptive_field,
-            "line": self.line,
-        }
+__all__ = ["MAC_CONVENTION", "Network", "Row", "bundled_specs", "load", "loads"]
 
 
 class Network:
     """A parsed, expanded and checked network with its inferred shapes and costs."""
 
-    def __init__(
-        self,
-        root: Block,
-        *,
-        name: str,
-        title: str,
-        input_shape: Shape,
-        warnings: list[SpecWarning],
-        path: str,
-        variant: str | None,
-    ) -> None:
-        self.root = root
-        self.name = name
-        self.title = title
-        self.input = input_shape
+    def __init__(self, model: Model, warnings: list[SpecWarning]) -> None:
+        self.model = model
         self.warnings = warnings
-        self.path = path
-        self.variant = variant
+
+    # --- what the spec says
+    @property
+    def root(self) -> Block:
+        return self.model.root
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def title(self) -> str:
+        return self.model.title
+
+    @property
+    def input(self) -> Shape:
+        return self.model.input
+
+    @property
+    def path(self) -> str:
+        return self.model.source
+
+    @property
+    def variant(self) -> str | None:
+        return self.model.variant
 
     # --- totals
     @property
     def outputs(self) -> tuple[Shape, ...]:
-        return self.root.outputs
+        return self.model.outputs
 
     @property
     def output(self) -> Shape:
-        return self.root.outputs[0]
+        return self.model.outputs[0]
 
     @property
     def params(self) -> int:
-        return self.root.cost.params
+        return self.model.params
 
     @property
     def macs(self) -> int:
-        return self.root.cost.macs
+        return self.model.macs
 
     @property
     def flops(self) -> int:
-        return 2 * self.root.cost.macs
+        return self.model.flops
 
     @property
     def other_ops(self) -> int:
-        return self.root.cost.other_ops
+        return self.model.other_ops
 
     @property
     def activation_elements(self) -> int:
         """Activation elements written by all layers at batch 1 (fp32: ×4 bytes)."""
-        return sum(layer.cost.memory for layer in self.layers())
+        return self.model.activation_elements
 
     @property
     def receptive_field(self) -> int:
-        return self.root.field.size
+        return self.model.receptive_field
 
     def layers(self) -> list[Layer]:
         return [node for node, _d, _p in walk(self.root) if isinstance(node, Layer)]
@@ -119,76 +102,36 @@ class Network:
             node = node.child(part)
         return node
 
-    @cached_property
-    def _rows(self) -> list[Row]:
-        rows = []
-        for node, depth, path in walk(self.root):
-            kind = node.op if isinstance(node, Layer) else node.block or node.kind
-            rows.append(
-                Row(
-                    path[1:],
-                    depth,
-                    node.notation or node.name,
-                    kind,
-                    node.outputs,
-                    node.cost.params,
-                    node.cost.macs,
-                    node.field.size,
-                    node.span.line,
-                    isinstance(node, Block),
-                )
-            )
-        return rows
-
+    # --- reports
     def rows(self, depth: int | None = None) -> list[Row]:
         """Summary rows, parents first; `depth` hides rows nested deeper than it
         (a block at the cut-off carries its children's totals)."""
-        rows = self._rows[1:]
-        return [r for r in rows if depth is None or r.depth <= depth]
+        return rows(self.model, depth)
 
-    # --- reports
     def summary(self, depth: int | None = None) -> str:
-        from .report import summary_table
-
-        return summary_table(self, depth)
+        return summary_table(self.model, depth)
 
     def to_dict(self, depth: int | None = None) -> dict[str, Any]:
-        outputs = [s.as_list() for s in self.outputs]
-        return {
-            "name": self.name,
-            "title": self.title,
-            "variant": self.variant,
-            "input": self.input.as_list(),
-            "output": outputs[0] if len(outputs) == 1 else outputs,
-            "params": self.params,
-            "macs": self.macs,
-            "flops": self.flops,
-            "other_ops": self.other_ops,
-            "activation_elements": self.activation_elements,
-            "receptive_field": self.receptive_field,
-            "mac_convention": MAC_CONVENTION,
-            "layers": [row.as_dict() for row in self.rows(depth)],
-            "warnings": [str(w) for w in self.warnings],
-        }
+        return as_dict(self.model, self.warnings, depth)
 
-    # --- backends (torch is imported only here, and only when asked)
+    # --- views and backends (torch is imported only here, and only when asked)
     def build(self, device: Any = None, dtype: Any = None) -> torch.nn.Module:
         """A `torch.nn.Module` for this network, with torchvision-style init."""
-        from archspec.compiler.builder import build_module
+        from .compiler.builder import build_module
 
-        return build_module(self, device=device, dtype=dtype)
+        return build_module(self.model, device=device, dtype=dtype)
 
     def source(self) -> str:
         """Standalone PyTorch source for this network (depends only on torch)."""
-        from archspec.compiler.codegen import generate_source
+        from .compiler.codegen import generate_source
 
-        return generate_source(self)
+        return generate_source(self.model)
 
     def draw(self, depth: int | None = None, rankdir: str = "TB") -> Any:
         """A `graphviz.Digraph` of this network."""
         from .diagram import diagram
 
-        return diagram(self, depth=depth, rankdir=rankdir)
+        return diagram(self.model, depth=depth, rankdir=rankdir)
 
     def _repr_svg_(self) -> str | None:
         try:
@@ -204,13 +147,6 @@ class Network:
         )
 
 
-MAC_CONVENTION = (
-    "1 MAC = one multiply-accumulate at batch 1; conv = Hout·Wout·Cout·(Cin/groups)·kh·kw, "
-    "linear = in·out; FLOPs = 2 × MACs; pooling, norm, activation and join work is counted "
-    "separately as other ops"
-)
-
-
 def loads(
     text: str,
     filename: str = "<string>",
@@ -220,29 +156,21 @@ def loads(
     """Parse, expand and check a spec given as text. Raises `SpecErrors`
     listing every error found."""
     diag = Diagnostics()
-    spec = read_spec(text, filename, diag, Path(base_dir) if base_dir else None)
-    root = elaborate(spec, variant, diag)
+    spec = read_spec(text, filename, diag, Path(base_dir) if base_dir else None, combinators=SYNTAX)
+    root = elaborate(spec, variant, diag, reserved=RESERVED)
     diag.raise_if_any()
     if root is None:  # pragma: no cover - an error is always recorded first
         raise SpecErrors([SpecNameError("the spec produced no network", Span(filename, 1, 1))])
-    chosen = variant or _chosen_variant(spec)
-    name = chosen if chosen and spec.variants else spec.name
-    return Network(
+    verify(root)
+    model = Model(
         root,
-        name=name,
+        name=network_name(spec, variant),
         title=spec.title,
-        input_shape=Shape(*spec.input),
-        warnings=diag.warnings,
-        path=filename,
-        variant=chosen,
+        input=Shape(*spec.input),
+        source=filename,
+        variant=chosen_variant(spec, variant),
     )
-
-
-def _chosen_variant(spec) -> str | None:
-    constants = dict(spec.constants)
-    if "variant" in constants:
-        return constants["variant"].value
-    return spec.variants[0][0] if spec.variants else None
+    return Network(model, diag.warnings)
 
 
 def resolve_spec_path(name_or_path: str | Path) -> Path:

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .errors import SpecValueError
+from .errors import ArchSpecError, SpecValueError
 from .ir import Attrs, Shape
 
 ACTIVATIONS = (
@@ -36,8 +36,12 @@ ACTIVATIONS = (
 )
 
 
-class ShapeRuleError(Exception):
-    """Raised by a shape rule; the elaborator adds the span."""
+class ShapeRuleError(ArchSpecError):
+    """Raised by a shape rule, which knows no span; the elaborator re-raises it
+    as a `ShapeError` at the spec text. Reads as its bare message."""
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ use `from:`, `head:` and `join: add | concat | mean | mul` over `from: [a, b]`.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -29,7 +30,6 @@ from . import ast
 from .errors import Diagnostics, Span, SpecSyntaxError, SpecValueError
 from .yamlspan import YList, YMap, YNode, YScalar, load_yaml
 
-COMBINATORS = ("concat", "residual", "dense", "scale", "mean")
 JOINS = ("add", "concat", "mean", "mul")
 TAP_KEYS = ("from", "head", "join")
 TOP_KEYS = (
@@ -45,7 +45,7 @@ TOP_KEYS = (
     "blocks",
     "layers",
 )
-BLOCK_KEYS = ("params", "inputs", "columns", "doc", *COMBINATORS, "layers", "graph", "if")
+BLOCK_KEYS = ("params", "inputs", "columns", "doc", "layers", "graph", "if")
 MERGED_KEYS = ("params", "defaults", "blocks", "variants")  # merged key by key with a base
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -278,8 +278,9 @@ def parse_expression(text: str, span: Span, start: str = "sequence"):
 class _SpecReader:
     """Turns the YAML tree into ast nodes; records errors instead of stopping."""
 
-    def __init__(self, diagnostics: Diagnostics) -> None:
+    def __init__(self, diagnostics: Diagnostics, combinators: Mapping[str, ast.Syntax]) -> None:
         self.diag = diagnostics
+        self.combinators = combinators
 
     def error(self, exc: SpecSyntaxError | SpecValueError) -> None:
         self.diag.error(exc)
@@ -361,7 +362,7 @@ class _SpecReader:
         keys = node.keys()
         if "if" in keys:
             return self.conditional(node, None)
-        if keys and keys[0] in COMBINATORS:
+        if keys and keys[0] in self.combinators:
             return self.combinator(node, None)
         if any(k in keys for k in TAP_KEYS):
             return self.tap(node, None)
@@ -392,7 +393,7 @@ class _SpecReader:
             keys = value.keys()
             if "if" in keys:
                 return self.conditional(value, label)
-            if keys and keys[0] in COMBINATORS:
+            if keys and keys[0] in self.combinators:
                 return self.combinator(value, label)
             if any(k in keys for k in (*TAP_KEYS, "layers")):
                 return self.tap(value, label)
@@ -403,7 +404,8 @@ class _SpecReader:
     def combinator(self, node: YMap, label: str | None) -> ast.Node | None:
         (kind_key, first), *rest = node.entries
         kind = str(kind_key.value)
-        if kind in ("concat", "mean"):
+        syntax = self.combinators[kind]
+        if syntax.branches == "list":
             if not isinstance(first, YList):
                 self.error(SpecSyntaxError(f"`{kind}` takes a list of branches", first.span))
                 return None
@@ -411,31 +413,30 @@ class _SpecReader:
         else:
             body = self.body(first)
             branches = (body,) if body is not None else ()
+        forms = dict(syntax.options)
         options = []
-        allowed = {
-            "residual": ("shortcut", "scale", "then"),
-            "dense": ("times",),
-            "scale": (),
-            "concat": (),
-            "mean": ("drop_path",),
-        }[kind]
         for key, value in rest:
             name = str(key.value)
-            if name not in allowed:
-                hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+            if name not in forms:
+                hint = f" (allowed: {', '.join(forms)})" if forms else ""
                 self.error(SpecSyntaxError(f"`{kind}` has no option `{name}`{hint}", key.span))
                 continue
-            if name == "then" or (name == "shortcut" and not _is_shortcut_mode(value)):
-                parsed = self.body(value)
-            elif name == "shortcut":
-                parsed = ast.Str(str(value.value), span=value.span)  # type: ignore[union-attr]
-            else:
-                parsed = self.expr(value)
+            parsed = self.option(forms[name], value)
             if parsed is not None:
                 options.append((name, parsed, key.span))
-        if kind == "dense" and not any(name == "times" for name, _, _ in options):
-            self.error(SpecSyntaxError("`dense` needs `times: n`", kind_key.span))
+        for needed in syntax.required:
+            if not any(name == needed for name, _, _ in options):
+                self.error(SpecSyntaxError(f"`{kind}` needs `{needed}: …`", kind_key.span))
         return ast.Combine(kind, branches, tuple(options), label, span=kind_key.span)
+
+    def option(self, form: str, value: YNode) -> ast.Expr | ast.Node | None:
+        """A combinator option read as its kind declares (see `ast.Syntax`)."""
+        if form == "body" or (form == "mode-or-body" and not _is_shortcut_mode(value)):
+            return self.body(value)
+        if form == "mode-or-body":
+            assert isinstance(value, YScalar)
+            return ast.Str(str(value.value), span=value.span)
+        return self.expr(value)
 
     def conditional(self, node: YMap, label: str | None) -> ast.Node | None:
         extra = [k for k in node.keys() if k not in ("if", "then", "else")]  # noqa: SIM118
@@ -545,15 +546,23 @@ def parse_input_shape(node: YNode | None, diag: Diagnostics, span: Span) -> tupl
 
 
 def read_spec(
-    text: str, filename: str, diag: Diagnostics, base_dir: Path | None = None
+    text: str,
+    filename: str,
+    diag: Diagnostics,
+    base_dir: Path | None = None,
+    *,
+    combinators: Mapping[str, ast.Syntax],
 ) -> ast.Spec:
+    """The spec's AST. `combinators` are the block kinds' spec keys and how
+    each is written (`archspec.blocks.SYNTAX`), handed in so that syntax does
+    not depend on the stages above it."""
     root = load_yaml(text, filename)
     if not isinstance(root, YMap):
         raise SpecSyntaxError(
             "a spec is a YAML mapping with `name`, `input` and `layers`", root.span
         )
     root = _merge_base(root, filename, base_dir, diag)
-    reader = _SpecReader(diag)
+    reader = _SpecReader(diag, combinators)
     for key, _ in root.entries:
         if str(key.value) not in TOP_KEYS:
             from .errors import did_you_mean
@@ -702,7 +711,7 @@ def _read_block(key: YScalar, node: YNode, reader: _SpecReader) -> ast.BlockDef 
             continue
         elif field_name in ("layers", "graph"):
             body = reader.body(value)
-        elif field_name in (*COMBINATORS, "if"):
+        elif field_name in (*reader.combinators, "if"):
             rest = YMap(
                 tuple(
                     (k, v)
@@ -719,7 +728,7 @@ def _read_block(key: YScalar, node: YNode, reader: _SpecReader) -> ast.BlockDef 
             reader.error(
                 SpecSyntaxError(
                     f"unknown key `{field_name}` in block `{name}`"
-                    f"{did_you_mean(field_name, BLOCK_KEYS)}",
+                    f"{did_you_mean(field_name, [*BLOCK_KEYS, *reader.combinators])}",
                     field_key.span,
                 )
             )

@@ -47,7 +47,7 @@ def generated_class(net: archspec.Network, folder: Path) -> type[nn.Module]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return getattr(module, Generator(net).cls)
+    return getattr(module, Generator(net.model).cls)
 
 
 def torchvision_model(name: str) -> Callable[[], nn.Module] | None:

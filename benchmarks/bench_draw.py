@@ -33,7 +33,7 @@ FORMATS = ("svg", "png")
 def depth_args(spec: str, depth: str | None) -> list[str]:
     if depth is None:
         return []
-    return ["--depth", str(height(archspec.load(spec)))]  # the full tree
+    return ["--depth", str(height(archspec.load(spec).model))]  # the full tree
 
 
 def time_cli(spec: str, depth: str | None, fmt: str, runs: int) -> float:
@@ -62,11 +62,11 @@ def time_cli(spec: str, depth: str | None, fmt: str, runs: int) -> float:
 
 def time_dot_source(spec: str, depth: str | None, runs: int) -> float:
     net = archspec.load(spec)
-    level = None if depth is None else height(net)
+    level = None if depth is None else height(net.model)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        diagram(net, depth=level).source  # noqa: B018 - building the source is the point
+        diagram(net.model, depth=level).source  # noqa: B018 - building the source is the point
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

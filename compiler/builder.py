@@ -10,23 +10,23 @@ A network with several outputs returns the tuple (main, *heads).
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
-from functools import reduce
 from typing import TYPE_CHECKING, Any
 
-import torch
 from torch import fx, nn
 
+from archspec.blocks import Graph
+from archspec.naming import camel
+
 from . import layers
-from .plan import BlockPlan, CompileError, LayerPlan, Plan, camel, make_plan
+from .forms import JOINS, part_class
+from .plan import BlockPlan, CompileError, LayerPlan, Plan, make_plan
 
 if TYPE_CHECKING:
-    from archspec.network import Network
+    from archspec.ir import Model
     from archspec.ops import Part
 
 
-def build_module(net: Network, device: Any = None, dtype: Any = None) -> nn.Module:
+def build_module(net: Model, device: Any = None, dtype: Any = None) -> nn.Module:
     """The network as an `nn.Module` with torchvision-style initial weights,
     moved to `device` / `dtype` when given (initialised on the CPU in float32
     first, so one seed gives the same weights on every device)."""
@@ -48,50 +48,22 @@ def instantiate(plan: Plan) -> nn.Module:
         return layers.Sequential(**dict(named))
     children = {child.name: instantiate(child) for child in plan.children
                 if not (isinstance(child, LayerPlan) and child.join)}  # fmt: skip
-    if plan.kind == "graph":
+    if isinstance(plan.node, Graph):
         return graph_module(plan, children)
-    if plan.kind == "residual":
-        return layers.Residual(scale_=plan.scale, post_=plan.post, **children)
-    if plan.kind == "mean":
-        return layers.Mean(drop_path_=plan.drop_path, **children)
-    return layers.COMBINATORS[plan.kind](**children)
+    return combinator(plan)(**plan.node.torch_kwargs(), **children)
+
+
+def combinator(plan: BlockPlan) -> type[nn.Module]:
+    """The torch class a block kind declares as its form (`Kind.TORCH`)."""
+    cls = layers.COMBINATORS.get(plan.node.TORCH)
+    if cls is None:
+        raise CompileError(f"no torch combinator `{plan.node.TORCH}` for a "
+                           f"`{plan.node.KIND}` block", plan.node.span)  # fmt: skip
+    return cls
 
 
 def part_module(part: Part, plan: LayerPlan) -> nn.Module:
-    """The torch module a `Part` names: a `torch.nn` class or one of ours."""
-    if part.library == "nn":
-        cls = getattr(nn, part.cls, None) if part.cls.isidentifier() else None
-    elif part.library == "archspec":
-        cls = layers.PART_CLASSES.get(part.cls)
-    else:
-        cls = None
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise CompileError(f"`{plan.node.op}` compiles to unknown module "
-                           f"{part.library}.{part.cls}", plan.node.span)  # fmt: skip
-    return cls(*part.args, **dict(part.kwargs))
-
-
-# The joins of a graph, as the same operations the generated source writes
-# (`a + b`, `(a + b) / 2`, `torch.cat([a, b], 1)`), so both agree to the bit.
-def _add(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
-    return reduce(lambda a, b: graph.call_function(operator.add, (a, b)), args)
-
-
-def _mul(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
-    return reduce(lambda a, b: graph.call_function(operator.mul, (a, b)), args)
-
-
-def _mean(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
-    return graph.call_function(operator.truediv, (_add(graph, args), len(args)))
-
-
-def _concat(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
-    return graph.call_function(torch.cat, (list(args), 1))
-
-
-JOIN_BUILDERS: dict[str, Callable[[fx.Graph, list[fx.Node]], fx.Node]] = {
-    "add": _add, "mul": _mul, "mean": _mean, "concat": _concat,
-}  # fmt: skip
+    return part_class(part, plan.node)(*part.args, **dict(part.kwargs))
 
 
 def graph_module(plan: BlockPlan, children: dict[str, nn.Module]) -> fx.GraphModule:
@@ -99,15 +71,17 @@ def graph_module(plan: BlockPlan, children: dict[str, nn.Module]) -> fx.GraphMod
     holder = nn.Module()
     for name, child in children.items():
         holder.add_module(name, child)
+    node = plan.node
+    assert isinstance(node, Graph)
     graph = fx.Graph()
-    tensors: dict[str, fx.Node] = {name: graph.placeholder(name) for name in plan.inputs}
+    tensors: dict[str, fx.Node] = {name: graph.placeholder(name) for name in node.input_names}
     joins = {c.name: c.join for c in plan.children if isinstance(c, LayerPlan) and c.join}
-    for name, sources in plan.wires:
+    for name, sources in node.wires:
         args = [tensors[source] for source in sources]
         join = joins.get(name)
-        tensors[name] = (JOIN_BUILDERS[join](graph, args) if join
+        tensors[name] = (JOINS[join].graph(graph, args) if join
                          else graph.call_module(name, tuple(args)))  # fmt: skip
-    outputs = [tensors[name] for name in plan.outputs]
+    outputs = [tensors[name] for name in node.output_names]
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     graph.lint()
     module = fx.GraphModule(holder, graph, class_name=type_name(plan))

@@ -27,28 +27,20 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import jinja2
-from torch import nn
 
+from archspec.blocks import Graph, Seq
 from archspec.ir import Block, Node
+from archspec.naming import Namespace, camel
 
 from . import layers
-from .plan import BlockPlan, CompileError, LayerPlan, Plan, camel, make_plan
+from .forms import JOINS, part_class
+from .plan import BlockPlan, CompileError, LayerPlan, Plan, make_plan
 
 if TYPE_CHECKING:
-    from archspec.network import Network
+    from archspec.ir import Model
     from archspec.ops import Part
 
 LINE = 99  # the longest line we write (the repo's ruff limit is 100)
-
-KIND_DOCS = {
-    "seq": "its children one after another.",
-    "concat": "branches on the same input, concatenated on channels.",
-    "mean": "branches on the same input, averaged.",
-    "residual": "out = post(scale * residual(x) + shortcut(x)); identity shortcut if none.",
-    "dense": "x = cat(x, layer(x)) for each layer in turn.",
-    "scale": "x * gate(x), the gate broadcast over H and W.",
-    "graph": "children wired by name.",
-}
 
 # Names every generated file defines at module level.
 MODULE_NAMES = frozenset({"OrderedDict", "torch", "nn", "init_weights", "mean_of",
@@ -56,32 +48,9 @@ MODULE_NAMES = frozenset({"OrderedDict", "torch", "nn", "init_weights", "mean_of
                           *layers.PART_CLASSES})  # fmt: skip
 
 
-def generate_source(net: Network) -> str:
+def generate_source(net: Model) -> str:
     """The standalone source for `net` (what `archspec compile` writes)."""
     return Generator(net).render()
-
-
-class Namespace:
-    """Hands out identifiers: valid, not keywords, not reserved, not reused."""
-
-    def __init__(self, reserved: set[str] | frozenset[str] = frozenset()) -> None:
-        self.taken = set(reserved)
-        self.given: dict[Any, str] = {}
-
-    def name(self, wanted: str, key: Any = None) -> str:
-        key = wanted if key is None else key
-        if key in self.given:
-            return self.given[key]
-        name = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in wanted) or "_"
-        if not name.isidentifier():  # a leading digit (or other non-start character)
-            name = f"_{name}"
-        base, count = name, 1
-        while keyword.iskeyword(name) or name in self.taken:
-            count += 1
-            name = f"{base}{count}"
-        self.taken.add(name)
-        self.given[key] = name
-        return name
 
 
 def safe_text(text: Any) -> str:
@@ -136,13 +105,13 @@ class Helper:
 
 
 class Generator:
-    def __init__(self, net: Network) -> None:
+    def __init__(self, net: Model) -> None:
         self.net = net
         self.plan = make_plan(net.root)
         self.classes = Namespace(MODULE_NAMES)
         self.helpers: dict[Any, Helper] = {}
         self.used: set[type] = {layers.Sequential}
-        self.cls = self.classes.name(camel(net.name) or "Network", key=("network",))
+        self.cls = self.classes.fresh(camel(net.name) or "Network", key=("network",))
 
     # ---------------------------------------------------------------- output
     def render(self) -> str:
@@ -150,7 +119,7 @@ class Generator:
         assert isinstance(root, BlockPlan)
         spec = self.where(root.node, with_line=False)
         title = safe_text(self.net.title or self.net.name) or self.cls
-        if root.kind in ("seq", "graph"):
+        if isinstance(root.node, Seq | Graph):
             base = "nn.Module"
             init = ["        super().__init__()"]
             for child in root.children:
@@ -165,7 +134,8 @@ class Generator:
         outputs = [f"Input: {self.net.input}. "
                    f"Output: {', '.join(str(s) for s in self.net.outputs)}."]  # fmt: skip
         if len(self.net.outputs) > 1:
-            outputs.append(f"forward returns the tuple ({', '.join(root.outputs)}): the main "
+            heads = ", ".join(root.node.output_names) if isinstance(root.node, Graph) else ""
+            outputs.append(f"forward returns the tuple ({heads}): the main "
                            "output first, then the side heads.")  # fmt: skip
         output_doc = textwrap.wrap(safe_text(" ".join(outputs)), 88)
         functions = dict.fromkeys(f for cls, fs in layers.HELPERS.items() if cls in self.used
@@ -218,14 +188,7 @@ class Generator:
 
     def arguments(self, plan: BlockPlan, indent: int) -> list[str]:
         pad = " " * indent
-        lines = []
-        if plan.kind == "residual":
-            if plan.scale != 1.0:
-                lines.append(f"{pad}scale_={literal(plan.scale)},")
-            if plan.post is not None:
-                lines.append(f"{pad}post_={literal(plan.post)},")
-        if plan.kind == "mean" and plan.drop_path:
-            lines.append(f"{pad}drop_path_={literal(plan.drop_path)},")
+        lines = [f"{pad}{key}={literal(value)}," for key, value in plan.node.torch_kwargs().items()]
         for child in plan.children:
             if isinstance(child, LayerPlan) and child.join:
                 continue
@@ -233,17 +196,8 @@ class Generator:
         return lines
 
     def part(self, part: Part, plan: LayerPlan) -> tuple[str, list[tuple[str, Any]]]:
-        if part.library == "nn" and part.cls.isidentifier():
-            cls = getattr(nn, part.cls, None)
-            name = f"nn.{part.cls}"
-        elif part.library == "archspec":
-            cls = layers.PART_CLASSES.get(part.cls)
-            name = self.class_name(cls) if cls is not None else ""
-        else:
-            cls, name = None, ""
-        if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-            raise CompileError(f"`{plan.node.op}` compiles to unknown module "
-                               f"{part.library}.{part.cls}", plan.node.span)  # fmt: skip
+        cls = part_class(part, plan.node)
+        name = f"nn.{part.cls}" if part.library == "nn" else self.class_name(cls)
         args: list[tuple[str, Any]] = [("", a) for a in part.args]
         for key, value in part.kwargs:
             if not key.isidentifier() or keyword.iskeyword(key):
@@ -283,20 +237,22 @@ class Generator:
         """The class constructing a block: its combinator, or a helper named
         after the spec's block (`Inception(Concat)`, `Cell(Graph)`)."""
         node = plan.node
-        base_cls = layers.COMBINATORS[plan.kind]
+        base_cls = layers.COMBINATORS.get(node.TORCH)
+        if base_cls is None:
+            raise CompileError(f"no torch combinator for a `{node.KIND}` block", node.span)
         base = self.class_name(base_cls)
-        if plan.kind != "graph" and not node.block:
+        graph = isinstance(node, Graph)
+        if not graph and not node.block:
             return base
-        key: tuple[Any, ...] = (node.block, plan.kind)
-        if plan.kind == "graph":
-            key += (plan.wires, plan.inputs, plan.outputs)
+        key: tuple[Any, ...] = (node.block, type(node))
+        if isinstance(node, Graph):
+            key += (node.wires, node.input_names, node.output_names)
         if key not in self.helpers:
-            name = self.classes.name(camel(node.block or node.name) or "Block", key=key)
+            name = self.classes.fresh(camel(node.block or node.name) or "Block", key=key)
             what = f"`{safe_text(node.block)}` block" if node.block else "A graph block"
-            doc = docstring(f"{what} of {self.where(node, with_line=False)}: "
-                            f"{KIND_DOCS[plan.kind]}", 4)  # fmt: skip
+            doc = docstring(f"{what} of {self.where(node, with_line=False)}: {node.DOC}", 4)
             helper = Helper(name, base, doc)
-            if plan.kind == "graph":
+            if graph:
                 helper.params, helper.returns, helper.forward = self.forward(plan)
             self.helpers[key] = helper
         return self.helpers[key].name
@@ -305,26 +261,20 @@ class Generator:
     def forward(self, plan: BlockPlan) -> tuple[str, str, list[str]]:
         """(parameters, return annotation, body) of a seq or graph forward."""
         local = Namespace({"self", "torch", "nn"})
-        if plan.kind == "seq":
+        node = plan.node
+        if not isinstance(node, Graph):
             lines = [f"        x = self.{child.name}(x)" for child in plan.children]
             return "x: torch.Tensor", "torch.Tensor", [*lines, "        return x"]
-        params = ", ".join(f"{local.name(t)}: torch.Tensor" for t in plan.inputs)
+        params = ", ".join(f"{local.fresh(t)}: torch.Tensor" for t in node.input_names)
         joins = {c.name: c.join for c in plan.children if isinstance(c, LayerPlan) and c.join}
         lines = []
-        for name, sources in plan.wires:
-            args = [local.name(s) for s in sources]
-            target = local.name(name)
+        for name, sources in node.wires:
+            args = [local.fresh(s) for s in sources]
+            target = local.fresh(name)
             join = joins.get(name)
-            if join == "concat":
-                value = f"torch.cat([{', '.join(args)}], 1)"
-            elif join == "mean":
-                value = f"({' + '.join(args)}) / {len(args)}"
-            elif join in ("add", "mul"):
-                value = (" + " if join == "add" else " * ").join(args)
-            else:
-                value = f"self.{name}({', '.join(args)})"
+            value = JOINS[join].source(args) if join else f"self.{name}({', '.join(args)})"
             lines.append(f"        {target} = {value}")
-        outs = [local.name(o) for o in plan.outputs]
+        outs = [local.fresh(o) for o in node.output_names]
         returns = "torch.Tensor"
         if len(outs) > 1:
             returns = f"tuple[{', '.join([returns] * len(outs))}]"

@@ -241,14 +241,9 @@ def init_weights(model: nn.Module) -> None:
                 nn.init.zeros_(module.bias)
 
 
+# The torch forms block kinds name (`Kind.TORCH` in archspec/blocks/).
 COMBINATORS: dict[str, type[nn.Module]] = {
-    "seq": Sequential,
-    "concat": Concat,
-    "mean": Mean,
-    "residual": Residual,
-    "dense": Dense,
-    "scale": Scale,
-    "graph": Graph,
+    cls.__name__: cls for cls in (Sequential, Concat, Mean, Residual, Dense, Scale, Graph)
 }
 
 # Classes an op's `Part(library="archspec")` may name. They initialise

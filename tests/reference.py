@@ -32,3 +32,30 @@ def import_torchvision() -> ModuleType:
     import torchvision
 
     return torchvision
+
+
+# Networks whose real numerics run in the default test run: small, and between
+# them every block kind and unusual op (table conv, subsampling, option-A
+# shortcuts, drop-path, dense, mean joins, graph heads, SE gates, dilation).
+# Every other bundled network runs the same checks under the `slow` marker,
+# which CI runs too; shapes of every network are checked on the meta device.
+REPRESENTATIVE = frozenset(
+    {
+        "lenet5",
+        "resnet20",
+        "resnet110_stochastic_depth",
+        "densenet_bc_100_k12",
+        "fractalnet",
+        "googlenet_aux",
+        "squeezenet1_1",
+        "dilated_context",
+        "se_resnet50",
+        "nasnet_a_mobile",
+    }
+)
+
+
+def numerics(names: list[str]) -> list:
+    """`names` as parameters; all but the representative ones marked slow."""
+    return [name if name in REPRESENTATIVE else pytest.param(name, marks=pytest.mark.slow)
+            for name in names]  # fmt: skip

@@ -85,7 +85,7 @@ def parse(source: str) -> Dot:
 
 @cache
 def drawn(name: str, depth: int | None) -> Dot:
-    return parse(diagram(load(name), depth=depth).source)
+    return parse(diagram(load(name).model, depth=depth).source)
 
 
 # ---------------------------------------------------------------- what the IR says
@@ -167,12 +167,12 @@ def _dense_after(block: Block, done: int) -> Shape:
 @pytest.mark.parametrize("name", SPECS)
 def test_nodes_and_clusters_at_every_depth(name: str) -> None:
     net = load(name)
-    for depth in range(1, height(net) + 1):
+    for depth in range(1, height(net.model) + 1):
         dot = drawn(name, depth)
         assert len(dot.nodes) == expected_nodes(net, depth), f"depth {depth}"
         assert set(dot.clusters) == expected_clusters(net, depth), f"depth {depth}"
     # deeper than the tree changes nothing: that is the full picture
-    assert drawn(name, FULL).nodes.keys() == drawn(name, height(net)).nodes.keys()
+    assert drawn(name, FULL).nodes.keys() == drawn(name, height(net.model)).nodes.keys()
 
 
 @pytest.mark.parametrize("name", SPECS)
@@ -205,8 +205,8 @@ def test_edge_labels_of_rolled_views_at_every_depth(name: str) -> None:
     from archspec.diagram import Plan, _Drawer
 
     net = load(name)
-    for depth in range(1, height(net) + 1):
-        source = _Drawer(net, Plan(depth, roll=True), "TB").draw().graph.source
+    for depth in range(1, height(net.model) + 1):
+        source = _Drawer(net.model, Plan(depth, roll=True), "TB").draw().graph.source
         check_edge_labels(net, parse(source))
 
 
@@ -235,7 +235,7 @@ def test_default_depth_googlenet_shows_nine_inception_modules_branches_in_one_ra
     dot = drawn("googlenet", None)
     inceptions = [c for c in dot.clusters if c.startswith("cluster_inception_") and "." not in c]
     assert len(inceptions) == 9
-    assert "<b>inception (3a)</b>" in diagram(load("googlenet")).source
+    assert "<b>inception (3a)</b>" in diagram(load("googlenet").model).source
     rows = [sorted(group) for group in dot.same_rank]
     assert [
         "inception_3a.branch1",
@@ -249,17 +249,17 @@ def test_default_depth_rolls_repeated_blocks() -> None:
     net = load("resnet152")
     dot = drawn("resnet152", None)
     assert len(dot.nodes) <= NODE_BUDGET < expected_nodes(net, FULL)
-    source = diagram(net).source
+    source = diagram(net.model).source
     assert "bottleneck(256, 1) ×35" in source  # conv4_x: 1 downsampling + 35 alike
     assert "cluster_conv4_x.bottleneck1" in dot.clusters  # the first one opened up
-    dense = diagram(load("densenet121")).source
+    dense = diagram(load("densenet121").model).source
     assert "dense block (1)" in dense and "k=32, ×6" in dense
 
 
 @pytest.mark.parametrize("name", SPECS)
 def test_default_depth_is_readable(name: str) -> None:
     net = load(name)
-    assert 1 <= default_depth(net) <= height(net)
+    assert 1 <= default_depth(net.model) <= height(net.model)
     assert len(drawn(name, None).nodes) <= max(NODE_BUDGET, expected_nodes(net, 1))
 
 
@@ -282,7 +282,7 @@ def test_side_heads_are_side_outputs() -> None:
 
 def test_title_and_legend() -> None:
     net = load("googlenet")
-    source = diagram(net).source
+    source = diagram(net.model).source
     title = source[source.rindex("label=<<table") :]
     for text in (
         "googlenet",
@@ -304,7 +304,7 @@ def test_network_draw_and_rankdir() -> None:
     assert isinstance(graph, graphviz.Digraph)
     assert "rankdir=LR" in graph.source
     with pytest.raises(DiagramError):
-        diagram(load("vgg_a"), depth=0)
+        diagram(load("vgg_a").model, depth=0)
 
 
 # ---------------------------------------------------------------- rendering with `dot`
@@ -321,26 +321,30 @@ FULL_PNG = {"vgg_e", "googlenet_aux", "resnet50", "densenet121"}
 @pytest.mark.parametrize("depth", [None, FULL])
 def test_every_spec_renders_svg_and_png(name: str, depth: int | None, tmp_path: Path) -> None:
     net = load(name)
-    svg = render(net, tmp_path / "net.svg", fmt="svg", depth=depth).read_text(encoding="utf-8")
+    svg = render(net.model, tmp_path / "net.svg", fmt="svg", depth=depth).read_text(
+        encoding="utf-8"
+    )
     dot = drawn(name, depth)
     assert svg.count('class="node"') == len(dot.nodes)
     assert svg.count('class="cluster"') == len(dot.clusters)
     assert svg.count('class="edge"') == len(dot.edges)
     if depth is None or name in FULL_PNG:
-        png = render(net, tmp_path / "net.png", fmt="png", depth=depth).read_bytes()
+        png = render(net.model, tmp_path / "net.png", fmt="png", depth=depth).read_bytes()
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
 
 
 @needs_dot
 def test_pdf_and_repr_svg(tmp_path: Path) -> None:
-    assert render(load("vgg_a"), tmp_path / "a.pdf", fmt="pdf").read_bytes().startswith(b"%PDF")
+    assert (
+        render(load("vgg_a").model, tmp_path / "a.pdf", fmt="pdf").read_bytes().startswith(b"%PDF")
+    )
     svg = load("resnet18")._repr_svg_()
     assert svg is not None and "<svg" in svg
 
 
 def test_unwritable_output_is_a_diagram_error(tmp_path: Path) -> None:
     with pytest.raises(DiagramError, match="cannot write"):
-        render(load("vgg_a"), tmp_path / "missing" / "a.dot", fmt="dot")
+        render(load("vgg_a").model, tmp_path / "missing" / "a.dot", fmt="dot")
 
 
 # ---------------------------------------------------------------- the command

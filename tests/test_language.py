@@ -190,11 +190,11 @@ def test_residual_identity_projection_scale_and_then() -> None:
     net = net_of(body, head=head)
     identity, projection, scaled = net.root.children
     assert [c.name for c in identity.children] == ["residual", "relu1"]
-    assert identity.attrs["shortcut"] is False and identity.attrs["post"] == "relu1"
+    assert identity.projection is False and identity.post == "relu1"
     short = projection.child("shortcut")
     assert short.notation == "conv1/2-8" and short.attrs["act"] is None and short.attrs["bn"]
     assert short.cost.params == 3 * 8 + 2 * 8
-    assert scaled.attrs["scale"] == pytest.approx(0.17)
+    assert scaled.scale == pytest.approx(0.17)
 
 
 def test_dense_block_grows_channels() -> None:
@@ -227,7 +227,7 @@ def test_graph_with_named_inputs_heads_and_joins() -> None:
     )
     net = net_of(body, head=head)
     assert net.root.kind == "graph"
-    wires = dict(net.root.attrs["wires"])
+    wires = dict(net.root.wires)
     assert wires["c1"] == ("t", "stem") and wires["side"] == ("c1",)
     assert net.outputs == (Shape(10), Shape(5))
     assert net.find("c1").kind == "graph" and net.find("c1.out").op == "add"

@@ -127,7 +127,7 @@ def test_resnet_stride_sits_on_the_first_1x1() -> None:
     first = block.child("residual").child("conv1")
     assert first.notation == "conv1/2-128"
     assert block.child("shortcut").notation == "conv1/2-512"
-    assert archspec.load("resnet50").find("conv3_x.bottleneck2").attrs["shortcut"] is False
+    assert archspec.load("resnet50").find("conv3_x.bottleneck2").projection is False
 
 
 DENSENET = {  # torchvision 0.28

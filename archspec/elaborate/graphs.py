@@ -1,0 +1,160 @@
+"""Layer lists with named wires (`from:`, `head:`, `join:`) → `Graph` blocks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import ast
+from ..blocks import Flow, Graph, assemble
+from ..errors import ShapeError, Span, SpecNameError, SpecSyntaxError, did_you_mean
+from ..expr import evaluate
+from ..ir import Node
+from ..ops import JOIN_OPS, Geometry
+from .calls import block_call
+from .scope import Scope
+
+if TYPE_CHECKING:
+    from .walker import Elaborator
+
+
+def is_graph(items: tuple[ast.Node, ...]) -> bool:
+    return any(isinstance(item, ast.Tap) for item in items)
+
+
+class GraphWalk:
+    """The state of one graph while its entries are elaborated in order."""
+
+    def __init__(self, elab: Elaborator, items: tuple[ast.Node, ...], inputs: dict) -> None:
+        self.elab = elab
+        self.tensors: dict[str, Flow | None] = dict(inputs)
+        self.previous = list(inputs)[-1]
+        self.names = elab.namespace(items, avoid=tuple(inputs))
+        self.children: list[Node] = []
+        self.wires: list[tuple[str, tuple[str, ...]]] = []
+        self.heads: list[str] = []
+        self.broken = False
+
+    def chain_entry(self, item: ast.Node, scope: Scope) -> None:
+        """A plain entry: it reads the tensor before it."""
+        for child, flow in self.elab.expand(item, self.tensors[self.previous], scope, self.names):
+            self.add(child, (self.previous,), flow)
+            self.previous = child.name
+
+    def add(self, child: Node, sources: tuple[str, ...], flow: Flow | None) -> None:
+        self.children.append(child)
+        self.wires.append((child.name, sources))
+        self.tensors[child.name] = flow
+        self.broken |= flow is None
+
+    def tap(self, item: ast.Tap, scope: Scope) -> None:
+        if item.when is not None and not self.elab.truth(item.when, scope):
+            return
+        sources = item.sources or (self.previous,)
+        missing = [s for s in sources if s not in self.tensors]
+        for source in missing:
+            message = f"unknown tensor `{source}`{did_you_mean(source, self.tensors)}"
+            self.elab.diag.error(SpecNameError(message, item.span))
+        if item.name:
+            name, fresh = self.names.claim(item.name)
+            if not fresh:
+                self.elab.diag.error(duplicate(name, item.span))
+        else:
+            name = self.names.auto(item.join or "branch")
+        flows = [self.tensors.get(s) for s in sources]
+        made = None
+        if not missing and all(f is not None for f in flows):
+            made = tap(self.elab, item, [f for f in flows if f is not None], scope, name)
+        if made is None:
+            self.tensors[name] = None
+            self.broken = True
+            return
+        node, flow = made
+        self.add(node, tuple(sources), flow)
+        if item.is_head:
+            self.heads.append(node.name)
+        else:
+            self.previous = node.name
+
+
+def duplicate(name: str, span: Span) -> SpecNameError:
+    return SpecNameError(f"duplicate name `{name}` in the same block", span)
+
+
+def graph(
+    elab: Elaborator,
+    items: tuple[ast.Node, ...],
+    inputs: dict[str, Flow | None],
+    scope: Scope,
+    name: str,
+    span: Span,
+) -> tuple[Graph, list[Flow]] | None:
+    walk = GraphWalk(elab, items, inputs)
+    for item in items:
+        if isinstance(item, ast.Tap):
+            walk.tap(item, scope)
+        else:
+            walk.chain_entry(item, scope)
+    if walk.broken:
+        return None
+    outputs = [walk.previous, *walk.heads]
+    out_flows = [walk.tensors[o] for o in outputs]
+    input_flows = [f for f in inputs.values() if f is not None]
+    if any(f is None for f in out_flows):
+        return None
+    flows = [f for f in out_flows if f is not None]
+    block = assemble(
+        Graph,
+        name,
+        walk.children,
+        input_flows,
+        flows,
+        "",
+        span,
+        wires=tuple(walk.wires),
+        input_names=tuple(inputs),
+        output_names=tuple(outputs),
+    )
+    return block, flows
+
+
+def tap(
+    elab: Elaborator, item: ast.Tap, flows: list[Flow], scope: Scope, name: str
+) -> tuple[Node, Flow] | None:
+    """One graph entry with its inputs: a join, a layer list, or a multi-input block."""
+    if item.join:
+        op = JOIN_OPS.get(item.join)
+        if op is None:  # the parser has reported the unknown join
+            return None
+        values = {"drop_path": evaluate(item.drop_path, scope)} if item.drop_path else {}
+        return elab.layers.layer(op, values, Geometry(), flows, name, item.span)
+    if item.body is None:
+        elab.diag.error(
+            SpecSyntaxError("a graph entry needs `layers:`, `head:` or `join:`", item.span)
+        )
+        return None
+    if len(flows) > 1:
+        return _multi_input_call(elab, item, flows, scope, name)
+    return elab.named(item.body, flows[0], scope, name)
+
+
+def _multi_input_call(
+    elab: Elaborator, item: ast.Tap, flows: list[Flow], scope: Scope, name: str
+) -> tuple[Node, Flow] | None:
+    body = item.body
+    if isinstance(body, ast.Seq) and len(body.items) == 1:
+        body = body.items[0]
+    bdef = (
+        elab.blocks.get(body.head)
+        if isinstance(body, ast.Call) and isinstance(body.head, str)
+        else None
+    )
+    if bdef is None or len(bdef.inputs) != len(flows) or not isinstance(body, ast.Call):
+        elab.diag.error(
+            ShapeError(
+                f"an entry with {len(flows)} inputs must call a block declared with "
+                f"`inputs:` of that many names",
+                item.span,
+            )
+        )
+        return None
+    return block_call(elab, body, bdef, flows, scope, name)

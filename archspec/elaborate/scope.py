@@ -1,0 +1,94 @@
+"""File-level scope: which variant is chosen, the constants it sees, and the
+per-op defaults. The one place that decides the variant (the API asks here too)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import ast
+from ..errors import ArchSpecError, Diagnostics, SpecNameError, did_you_mean
+from ..expr import evaluate
+from ..ops import REGISTRY, Op
+
+Scope = dict[str, Any]
+
+# Names every expression sees; the spec cannot rebind them.
+BUILTINS: Scope = {"true": True, "false": False, "none": "none"}
+
+
+def chosen_variant(spec: ast.Spec, variant: str | None) -> str | None:
+    """The variant asked for, else the file's `variant:` constant, else the first."""
+    if variant is not None:
+        return variant
+    constants = dict(spec.constants)
+    written = constants.get("variant")
+    if isinstance(written, ast.Str):
+        return written.value
+    return spec.variants[0][0] if spec.variants else None
+
+
+def network_name(spec: ast.Spec, variant: str | None) -> str:
+    """A family file names the network after its variant (`resnet50`)."""
+    chosen = chosen_variant(spec, variant)
+    return chosen if chosen and spec.variants else spec.name
+
+
+def file_scope(spec: ast.Spec, variant: str | None, diag: Diagnostics) -> Scope:
+    """Builtins, the file's `params`, and the chosen variant's overrides."""
+    scope: Scope = dict(BUILTINS)
+    variants = dict(spec.variants)
+    constants = {k: v for k, v in spec.constants if k != "variant"}
+    overrides: dict[str, ast.Expr] = {}
+    chosen = chosen_variant(spec, variant)
+    if chosen is not None and chosen not in variants:
+        known = ", ".join(variants) or "none"
+        diag.error(
+            SpecNameError(
+                f"unknown variant `{chosen}`{did_you_mean(chosen, variants)} (variants: {known})",
+                spec.span,
+            )
+        )
+    elif chosen is not None:
+        overrides = dict(variants[chosen])
+    for name, expr in {**constants, **overrides}.items():
+        try:
+            scope[name] = evaluate(expr, scope)
+        except ArchSpecError as exc:
+            diag.error(exc)
+    return scope
+
+
+def op_defaults(spec: ast.Spec, scope: Scope, diag: Diagnostics) -> dict[str, dict[str, Any]]:
+    """`defaults:` per op (by its canonical name), values evaluated once."""
+    out: dict[str, dict[str, Any]] = {}
+    for written, args in spec.defaults:
+        found = REGISTRY.lookup(written)
+        if found is None:
+            diag.error(
+                SpecNameError(
+                    f"defaults for unknown op `{written}`"
+                    f"{did_you_mean(written, REGISTRY.spellings())}",
+                    args[0].span if args else spec.span,
+                )
+            )
+            continue
+        op = found[0]
+        values = out.setdefault(op.name, {})
+        for arg in args:
+            if arg.name not in op.options:
+                diag.error(unknown_option(op, arg))
+                continue
+            try:
+                values[arg.name] = evaluate(arg.value, scope)
+            except ArchSpecError as exc:
+                diag.error(exc)
+    return out
+
+
+def unknown_option(op: Op, arg: ast.Arg) -> SpecNameError:
+    allowed = sorted(op.options)
+    return SpecNameError(
+        f"`{op.name}` has no option `{arg.name}`{did_you_mean(arg.name or '', allowed)}"
+        f" (options: {', '.join(allowed) or 'none'})",
+        arg.span,
+    )

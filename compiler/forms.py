@@ -1,0 +1,65 @@
+"""What IR pieces are in torch, in one place for both backends: the module
+class a `Part` names, and each graph join as an fx node (the builder) and as
+source text (the code generator), side by side so the two cannot drift apart.
+The join forms are the same operations in the same order (`a + b`,
+`(a + b) / 2`, `torch.cat([a, b], 1)`), so both backends agree to the bit.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import reduce
+
+import torch
+from torch import fx, nn
+
+from archspec.ir import Layer
+from archspec.ops import Part
+
+from . import layers
+from .plan import CompileError
+
+
+def part_class(part: Part, node: Layer) -> type[nn.Module]:
+    """The torch module class a `Part` names: a `torch.nn` class or one of ours."""
+    cls: object = None
+    if part.library == "nn" and part.cls.isidentifier():
+        cls = getattr(nn, part.cls, None)
+    elif part.library == "archspec":
+        cls = layers.PART_CLASSES.get(part.cls)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise CompileError(f"`{node.op}` compiles to unknown module "
+                           f"{part.library}.{part.cls}", node.span)  # fmt: skip
+    return cls
+
+
+@dataclass(frozen=True, slots=True)
+class JoinForm:
+    graph: Callable[[fx.Graph, list[fx.Node]], fx.Node]
+    source: Callable[[list[str]], str]
+
+
+def _sum(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
+    return reduce(lambda a, b: graph.call_function(operator.add, (a, b)), args)
+
+
+def _product(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
+    return reduce(lambda a, b: graph.call_function(operator.mul, (a, b)), args)
+
+
+def _mean(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
+    return graph.call_function(operator.truediv, (_sum(graph, args), len(args)))
+
+
+def _cat(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
+    return graph.call_function(torch.cat, (list(args), 1))
+
+
+JOINS: dict[str, JoinForm] = {
+    "add": JoinForm(_sum, lambda xs: " + ".join(xs)),
+    "mul": JoinForm(_product, lambda xs: " * ".join(xs)),
+    "mean": JoinForm(_mean, lambda xs: f"({' + '.join(xs)}) / {len(xs)}"),
+    "concat": JoinForm(_cat, lambda xs: f"torch.cat([{', '.join(xs)}], 1)"),
+}
