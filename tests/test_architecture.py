@@ -209,3 +209,20 @@ def test_verify_raises_a_located_error() -> None:
     with pytest.raises(IRError, match="the first child does not read") as caught:
         verify(root)
     assert caught.value.span.line > 0
+
+
+def test_every_package_is_installed() -> None:
+    """pyproject lists packages one by one (the torch backend and the zoo are
+    mapped into `archspec`); a package missing there works in a checkout and
+    is absent from the wheel."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    mapped = {"archspec": ROOT / "archspec", "archspec.compiler": ROOT / "compiler"}
+    found = set()
+    for name, folder in mapped.items():
+        for init in folder.rglob("__init__.py"):
+            parts = init.parent.relative_to(folder).parts
+            found.add(".".join((name, *parts)) if parts else name)
+    assert found <= listed
