@@ -132,6 +132,12 @@ class Seq:
     span: Span = _span()
 
 
+# Names every expression sees with a fixed meaning: no parameter, constant or
+# variant value may take them (`in` is the block's input shape, `i` a repeat's
+# copy index).
+BUILTIN_NAMES = frozenset({"true", "false", "none", "in", "i"})
+
+
 @dataclass(frozen=True, slots=True)
 class Syntax:
     """How a combinator is written: `key: body` plus its other keys. Each block

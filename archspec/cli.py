@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import ArchSpecError, ToolError
 from .files import write_atomically
+from .naming import python_name
 from .network import Network, bundled_specs, load
 
 
@@ -104,7 +105,9 @@ def _draw(net: Network, args: argparse.Namespace) -> int:
     fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else "svg")
     if fmt not in ("svg", "png", "pdf", "dot"):
         raise ToolError(f"unknown diagram format `{fmt}` (svg, png, pdf or dot)")
-    output = Path(args.output) if args.output else Path(f"{net.name}.{fmt}")
+    # Without -o the file goes in the current folder, named after the network
+    # as an identifier: nothing in a spec can choose where it lands.
+    output = Path(args.output) if args.output else Path(f"{python_name(net.name)}.{fmt}")
     render(net.model, output, fmt=fmt, depth=args.depth, rankdir=args.rankdir)
     print(f"wrote {output}", file=sys.stderr)
     return 0

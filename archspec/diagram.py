@@ -33,6 +33,7 @@ from .blocks import Dense, Endpoint, Graph, Kind, Seq
 from .errors import ToolError
 from .files import write_atomically
 from .ir import Block, Layer, Model, Node, walk
+from .naming import python_name
 from .numbers import human
 
 if TYPE_CHECKING:
@@ -40,6 +41,13 @@ if TYPE_CHECKING:
 
 FORMATS = ("svg", "png", "pdf", "dot")
 NODE_BUDGET = 120
+# Past this many nodes, even a depth the user asked for is folded (identical
+# layers rolled, long chains elided in the middle, at worst the network drawn
+# as one box): Graphviz runs out of memory on a 20,000-node picture, and a
+# valid spec must always draw.
+HARD_BUDGET = 5_000
+KEEP_AT_ENDS = 20  # items kept before and after an elided stretch
+MAX_SIDE_OUTPUTS = 20
 INSTALL_HINT = (
     "Graphviz's `dot` program is not on the PATH; install Graphviz "
     "(Debian/Ubuntu: apt-get install graphviz, macOS: brew install graphviz, "
@@ -56,11 +64,15 @@ class DiagramError(ToolError):
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Blocks shallower than `depth` are expanded; `roll` folds runs of
-    identical blocks into one item."""
+    """Blocks shallower than `depth` are expanded (depth 0: the network is
+    one box); `roll` folds runs of identical blocks into one item,
+    `roll_layers` runs of identical layers too, and `elide` keeps only the
+    ends of a chain longer than 2 × KEEP_AT_ENDS items."""
 
     depth: int
     roll: bool
+    roll_layers: bool = False
+    elide: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +83,7 @@ class Item:
     members: tuple[Node, ...]
     path: tuple[str, ...]
     depth: int
+    elided: bool = False  # a stretch left out to fit: drawn as one "…" box
 
     @property
     def node(self) -> Node:
@@ -86,12 +99,13 @@ class Item:
         return f"{dotted}*{len(self.members)}" if self.rolled else dotted
 
 
-def _signature(node: Node, grows: bool) -> tuple[Any, ...] | None:
-    """What makes blocks interchangeable in a picture. In a dense block every
+def _signature(node: Node, grows: bool, layers_too: bool) -> tuple[Any, ...] | None:
+    """What makes nodes interchangeable in a picture. In a dense block every
     layer sees a wider input by design, so the input is left out there."""
-    if not isinstance(node, Block):
-        return None  # layers are what the reader came to see: never rolled
     inputs = () if grows else node.inputs
+    if isinstance(node, Layer):
+        # layers are what the reader came to see: rolled only when too many
+        return (node.op, node.notation, inputs, node.outputs) if layers_too else None
     return (node.block, type(node), node.notation, inputs, node.outputs)
 
 
@@ -102,18 +116,30 @@ def items(block: Block, path: tuple[str, ...], depth: int, plan: Plan) -> list[I
     chained = block.chained() if isinstance(block, Graph) else None
     runs: list[list[Node]] = []
     for child in block.children:
-        key = _signature(child, grows) if rollable else None
+        key = _signature(child, grows, plan.roll_layers) if rollable else None
         joins = chained is None or child.name in chained
-        if runs and joins and key is not None and key == _signature(runs[-1][0], grows):
+        last = _signature(runs[-1][0], grows, plan.roll_layers) if runs else None
+        if runs and joins and key is not None and key == last:
             runs[-1].append(child)
         else:
             runs.append([child])
-    return [Item(tuple(run), (*path, run[0].name), depth + 1) for run in runs]
+    found = [Item(tuple(run), (*path, run[0].name), depth + 1) for run in runs]
+    if plan.elide and isinstance(block, Seq | Dense) and len(found) > 2 * KEEP_AT_ENDS:
+        middle = found[KEEP_AT_ENDS:-KEEP_AT_ENDS]
+        members = tuple(m for item in middle for m in item.members)
+        stretch = Item(members, (*path, members[0].name), depth + 1, elided=True)
+        found = [*found[:KEEP_AT_ENDS], stretch, *found[-KEEP_AT_ENDS:]]
+    return found
 
 
 def expanded(item: Item, plan: Plan) -> bool:
     node = item.node
-    return isinstance(node, Block) and bool(node.children) and item.depth < plan.depth
+    return (
+        not item.elided
+        and isinstance(node, Block)
+        and bool(node.children)
+        and item.depth < plan.depth
+    )
 
 
 def height(net: Model) -> int:
@@ -125,18 +151,43 @@ def default_depth(net: Model) -> int:
     """The deepest rolled view that stays within `NODE_BUDGET` nodes."""
     best = 1
     for depth in range(1, height(net) + 1):
-        if _Drawer(net, Plan(depth, roll=True), "TB").draw().count > NODE_BUDGET:
+        if _count(net, Plan(depth, roll=True), NODE_BUDGET) > NODE_BUDGET:
             break
         best = depth
     return best
 
 
+class _OverBudget(Exception):
+    """Raised inside a trial drawing once it has more nodes than asked for."""
+
+
+def _count(net: Model, plan: Plan, limit: int = HARD_BUDGET) -> int:
+    """Nodes `plan` draws, or `limit + 1` as soon as it is known to be more."""
+    try:
+        return _Drawer(net, plan, "TB", limit).draw().count
+    except _OverBudget:
+        return limit + 1
+
+
 def plan_for(net: Model, depth: int | None) -> Plan:
     if depth is None:
-        return Plan(default_depth(net), roll=True)
+        return _fitted(net, Plan(default_depth(net), roll=True), NODE_BUDGET)
     if depth < 1:
         raise DiagramError(f"--depth must be at least 1 (1 = top-level rows only), got {depth}")
-    return Plan(depth, roll=False)
+    return _fitted(net, Plan(depth, roll=False), HARD_BUDGET)
+
+
+def _fitted(net: Model, plan: Plan, budget: int) -> Plan:
+    """`plan`, or the first fold of it that fits `budget` nodes: identical
+    layers rolled, then long chains elided, then the network as one box."""
+    for candidate in (
+        plan,
+        Plan(plan.depth, roll=True, roll_layers=True),
+        Plan(plan.depth, roll=True, roll_layers=True, elide=True),
+    ):
+        if _count(net, candidate, budget) <= budget:
+            return candidate
+    return Plan(0, roll=True)
 
 
 # ---------------------------------------------------------------- drawing
@@ -147,13 +198,14 @@ class _Drawer:
     Each block kind wires its own children (`Kind.draw`) with this drawer as
     its `Pen`."""
 
-    def __init__(self, net: Model, plan: Plan, rankdir: str) -> None:
+    def __init__(self, net: Model, plan: Plan, rankdir: str, limit: int | None = None) -> None:
         import graphviz
 
         self.net = net
         self.plan = plan
+        self.limit = limit
         self.graph = graphviz.Digraph(
-            name=net.name,
+            name=python_name(net.name),  # an identifier: the name itself is shown escaped
             graph_attr={**style.GRAPH_ATTRS, "rankdir": rankdir},
             node_attr=style.NODE_ATTRS,
             edge_attr=style.EDGE_ATTRS,
@@ -180,6 +232,8 @@ class _Drawer:
     ) -> None:
         self.legend.setdefault(look.family, look.fill)
         self.created.append(ident)
+        if self.limit is not None and len(self.created) > self.limit:
+            raise _OverBudget
         g.node(ident, label, fillcolor=look.fill, shape=look.shape, tooltip=tooltip, **attrs)
 
     def edges(self, sources: list[Endpoint], head: str, **attrs: str) -> None:
@@ -217,7 +271,12 @@ class _Drawer:
         self.node(
             self.graph, "@input", style.terminal_label("input", net.input), style.TERMINAL, "input"
         )
-        ends = self.body(net.root, (), 0, [("@input", net.input)], self.graph)
+        start: list[Endpoint] = [("@input", net.input)]
+        if self.plan.depth == 0:  # nothing else fits: the network as one box
+            box = self.collapsed(Item((net.root,), ("network",), 0), self.graph, start)[0]
+            ends = [(box, shape) for shape in net.root.outputs]
+        else:
+            ends = self.body(net.root, (), 0, start, self.graph)
         self.outputs(ends)
         for tail, head, attrs in self.pending:
             self.graph.edge(tail, head, **attrs)
@@ -232,7 +291,9 @@ class _Drawer:
 
     def facts(self) -> str:
         net = self.net
-        outs = ", ".join(style.shape_text(s) for s in net.outputs)
+        outs = ", ".join(style.shape_text(s) for s in net.outputs[:MAX_SIDE_OUTPUTS])
+        if len(net.outputs) > MAX_SIDE_OUTPUTS:
+            outs += f", … ({len(net.outputs):,} in all)"
         noun = "outputs" if len(net.outputs) > 1 else "output"
         return (
             f"input {style.shape_text(net.input)} → {noun} {outs} · "
@@ -242,6 +303,11 @@ class _Drawer:
     def outputs(self, ends: list[Endpoint]) -> None:
         root = self.net.root
         names = root.output_names if isinstance(root, Graph) else ("output",)
+        if len(ends) > MAX_SIDE_OUTPUTS + 1:
+            hidden = len(ends) - MAX_SIDE_OUTPUTS - 1
+            caption = f"… {hidden:,} more side outputs"
+            self.node(self.graph, "@output.more", caption, style.TERMINAL, caption)
+            ends = ends[: MAX_SIDE_OUTPUTS + 1]
         for index, end in enumerate(ends):
             caption = "output" if index == 0 else f"side output: {names[index]}"
             ident = "@output" if index == 0 else f"@output.{names[index]}"
@@ -252,6 +318,8 @@ class _Drawer:
 
     def item(self, item: Item, g: graphviz.Digraph, sources: list[Endpoint]) -> list[Endpoint]:
         node = item.node
+        if item.elided or (isinstance(node, Layer) and item.rolled):
+            return [self.stretch(item, g, sources)]
         if isinstance(node, Layer):
             return [self.layer(node, item, g, sources)]
         if not expanded(item, self.plan):
@@ -291,10 +359,26 @@ class _Drawer:
 
     def collapsed(self, item: Item, g: graphviz.Digraph, sources: list[Endpoint]) -> Endpoint:
         node = item.node
-        assert isinstance(node, Block)
+        if item.elided or isinstance(node, Layer):
+            return self.stretch(item, g, sources)
         look = style.block_style(type(node))
         extra = {"penwidth": "2"} if item.rolled else {}
         self.node(g, item.ident, style.node_label(item.members), look, _where(item), **extra)
+        self.edges(sources, item.ident)
+        return (item.ident, item.members[-1].outputs[0])
+
+    def stretch(self, item: Item, g: graphviz.Digraph, sources: list[Endpoint]) -> Endpoint:
+        """A run of layers or an elided stretch, drawn as one box."""
+        params = sum(m.cost.params for m in item.members)
+        macs = sum(m.cost.macs for m in item.members)
+        title = (
+            f"… {len(item.members):,} more"
+            if item.elided
+            else f"{style.layer_title(item.node)} ×{len(item.members)}"
+        )
+        label = style.lines_label(title, style.cost_text(params, macs))
+        look = style.ELIDED if item.elided else style.op_style(item.node.op)  # type: ignore[union-attr]
+        self.node(g, item.ident, label, look, _where(item), penwidth="2")
         self.edges(sources, item.ident)
         return (item.ident, item.members[-1].outputs[0])
 

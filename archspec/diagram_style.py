@@ -20,6 +20,7 @@ FONT = "Helvetica"
 MUTED = "#555555"
 
 TERMINAL = Style("input / output", "#ffffff", "ellipse")
+ELIDED = Style("left out to fit", "#eeeeee")
 
 GRAPH_ATTRS = {
     "fontname": FONT,
@@ -106,6 +107,14 @@ def _html(lines: Iterable[tuple[str, str]], left: bool = False) -> str:
     if left:
         return "<" + "".join(line + '<br align="left"/>' for line in rendered) + ">"
     return "<" + "<br/>".join(rendered) + ">"
+
+
+def layer_title(layer: Layer) -> str:
+    return REGISTRY.ops[layer.op].label(layer.attrs.as_dict())
+
+
+def lines_label(title: str, small: str) -> str:
+    return _html([("title", title), ("small", small)])
 
 
 def layer_label(layer: Layer) -> str:

@@ -13,6 +13,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .limits import MAX_ERRORS, MAX_SUGGESTION_CANDIDATES
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -46,9 +48,10 @@ class ArchSpecError(Exception):
         self.span = span or UNKNOWN_SPAN
 
     def format(self) -> str:
-        """`file:line:col: message`, then the line and a caret under the culprit."""
-        head = f"{self.span}: {self.kind}: {self.message}"
-        text = self.span.source_line
+        """`file:line:col: message`, then the line and a caret under the culprit;
+        spec text in it is shown with control characters escaped."""
+        head = printable(f"{self.span}: {self.kind}: {self.message}")
+        text = printable(self.span.source_line)
         if not text:
             return head
         gutter = f"{self.span.line:>5} | "
@@ -57,7 +60,18 @@ class ArchSpecError(Exception):
         return f"{head}\n{gutter}{text}\n{caret}"
 
     def __str__(self) -> str:
-        return f"{self.span}: {self.message}"
+        return printable(f"{self.span}: {self.message}")
+
+
+def printable(text: str) -> str:
+    """`text` safe to print on a terminal: every character that is not
+    printable (an escape sequence, a NUL, a lone surrogate) is shown as its
+    Python escape (`\\x1b`)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
 
 
 class SpecSyntaxError(ArchSpecError):
@@ -81,10 +95,10 @@ class ToolError(ArchSpecError):
     command-line value): one line, no location."""
 
     def format(self) -> str:
-        return self.message
+        return printable(self.message)
 
     def __str__(self) -> str:
-        return self.message
+        return printable(self.message)
 
 
 class SpecWarning(ArchSpecError):
@@ -96,21 +110,28 @@ class SpecWarning(ArchSpecError):
 class SpecErrors(ArchSpecError):
     """Several errors found in one file; raised once all of them are collected."""
 
-    def __init__(self, errors: list[ArchSpecError]) -> None:
+    def __init__(self, errors: list[ArchSpecError], dropped: int = 0) -> None:
         first = errors[0]
         super().__init__(first.message, first.span)
         self.errors = errors
+        self.dropped = dropped
 
     def format(self) -> str:
         body = "\n".join(error.format() for error in self.errors)
-        count = len(self.errors)
-        return f"{body}\n{count} error{'s' if count != 1 else ''} found"
+        count = len(self.errors) + self.dropped
+        more = f" ({self.dropped} not shown)" if self.dropped else ""
+        return f"{body}\n{count} error{'s' if count != 1 else ''} found{more}"
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """' — did you mean `x`?' when a close candidate exists, else ''."""
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f" — did you mean `{close[0]}`?" if close else ""
+    """' — did you mean `x`?' when a close candidate exists, else ''. Only
+    names of about the same length are compared, at most a few thousand, so a
+    spec with 20,000 names cannot make each error cost seconds."""
+    if len(name) > 100:
+        return ""
+    near = sorted({c for c in candidates if abs(len(c) - len(name)) <= max(2, len(name) // 3)})
+    close = difflib.get_close_matches(name, near[:MAX_SUGGESTION_CANDIDATES], n=1, cutoff=0.6)
+    return f" — did you mean `{printable(close[0])}`?" if close else ""
 
 
 class Diagnostics:
@@ -119,21 +140,29 @@ class Diagnostics:
     def __init__(self) -> None:
         self.errors: list[ArchSpecError] = []
         self.warnings: list[SpecWarning] = []
+        self.seen: set[tuple[str, str, Span]] = set()  # (kind, message, span): a set, not a scan
+        self.dropped = 0
 
     def error(self, error: ArchSpecError) -> None:
-        if not any(_same(error, seen) for seen in self.errors):
-            self.errors.append(error)
+        if self._first_time(error):
+            if len(self.errors) < MAX_ERRORS:
+                self.errors.append(error)
+            else:
+                self.dropped += 1
 
     def warn(self, message: str, span: Span | None) -> None:
         warning = SpecWarning(message, span)
-        if not any(_same(warning, seen) for seen in self.warnings):
+        if self._first_time(warning) and len(self.warnings) < MAX_ERRORS:
             self.warnings.append(warning)
+
+    def _first_time(self, error: ArchSpecError) -> bool:
+        key = (error.kind, error.message, error.span)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
 
     def raise_if_any(self) -> None:
         if self.errors:
             self.errors.sort(key=lambda e: (e.span.file, e.span.line, e.span.col))
-            raise SpecErrors(self.errors)
-
-
-def _same(a: ArchSpecError, b: ArchSpecError) -> bool:
-    return a.message == b.message and a.span == b.span
+            raise SpecErrors(self.errors, self.dropped)

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import ast
 from .errors import SpecNameError, SpecValueError, did_you_mean
+from .limits import MAX_MAGNITUDE as LIMIT
 
 Value = int | float | bool | str | list
 
@@ -37,10 +38,17 @@ def _to_int(name: str) -> Callable[..., int]:
     return convert
 
 
+def _round(x: Any, ndigits: Any = None) -> Any:
+    # round(1, -10**11) takes seconds: digits beyond any float's are refused
+    if ndigits is not None and (not isinstance(ndigits, int) or abs(ndigits) > 30):
+        raise ValueError(f"round() takes at most 30 digits, got {ndigits}")
+    return round(x) if ndigits is None else round(x, ndigits)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "floor": _to_int("floor"),
     "ceil": _to_int("ceil"),
-    "round": round,
+    "round": _round,
     "int": _to_int("int"),
     "abs": abs,
     "min": min,
@@ -64,14 +72,14 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 # Keeps a hostile `{10**10**10}`-style spec from hanging the evaluator.
-MAX_MAGNITUDE = 10**15
+MAX_MAGNITUDE = LIMIT
 
 
 def evaluate(expr: ast.Expr, scope: Mapping[str, Any]) -> Any:
     """The value of `expr` with names looked up in `scope`."""
     match expr:
         case ast.Num(value=value):
-            return value
+            return _bounded(value, expr)
         case ast.Str(value=value):
             return scope.get(value, value) if value in scope else value
         case ast.Var(name=name):
@@ -107,7 +115,7 @@ def evaluate(expr: ast.Expr, scope: Mapping[str, Any]) -> Any:
                 )
             values = [evaluate(arg, scope) for arg in args]
             try:
-                return function(*values)
+                return _bounded(function(*values), expr)
             except (TypeError, ValueError, OverflowError) as exc:
                 raise SpecValueError(f"`{name}`: {exc}", expr.span) from None
         case ast.UnaryOp(op="-", operand=operand):
@@ -135,10 +143,18 @@ def _binary(op: str, left: Any, right: Any, expr: ast.BinOp) -> Any:
         result = _BINARY[op](left, right)
     except ZeroDivisionError:
         raise SpecValueError("division by zero", expr.span) from None
-    is_number = isinstance(result, int | float) and not isinstance(result, bool)
-    if is_number and abs(result) > MAX_MAGNITUDE:
+    return _bounded(result, expr)
+
+
+def _bounded(value: Any, expr: ast.Expr) -> Any:
+    """`value`, if it is not a number or a finite one within MAX_MAGNITUDE."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecValueError(f"`{value}` is not a finite number", expr.span)
+    if abs(value) > MAX_MAGNITUDE:
         raise SpecValueError("number too large", expr.span)
-    return result
+    return value
 
 
 def _require_number(value: Any, expr: ast.Expr) -> None:

@@ -16,6 +16,7 @@ from .errors import Diagnostics, Span, SpecErrors, SpecNameError, SpecWarning
 from .ir import Block, Layer, Model, Node, Shape, verify, walk
 from .parser import read_spec
 from .report import MAC_CONVENTION, Row, as_dict, rows, summary_table
+from .yamlspan import decode_spec
 
 if TYPE_CHECKING:
     import torch
@@ -207,7 +208,7 @@ def bundled_specs() -> list[Path]:
 def load(path: str | Path, variant: str | None = None) -> Network:
     """Load a spec file (or a bundled spec by name) into a checked `Network`."""
     resolved = resolve_spec_path(path)
-    text = resolved.read_text(encoding="utf-8")
+    text = decode_spec(resolved.read_bytes(), str(resolved))
     return loads(
         text, str(path) if Path(path).is_file() else str(resolved), variant, resolved.parent
     )

@@ -23,11 +23,12 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ast
 from .errors import Diagnostics, Span, SpecSyntaxError, SpecValueError
+from .limits import MAX_CHANNELS, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, MAX_SPATIAL
 from .yamlspan import YList, YMap, YNode, YScalar, load_yaml
 
 JOINS = ("add", "concat", "mean", "mul")
@@ -265,11 +266,32 @@ def parse_expression(text: str, span: Span, start: str = "sequence"):
     expression (`start="expr"`); raises SpecSyntaxError pointing into `text`."""
     if not text.strip():
         raise SpecSyntaxError("empty expression", span)
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise SpecSyntaxError(
+            f"an expression of {len(text):,} characters; the limit is {MAX_EXPRESSION_CHARS:,}",
+            span,
+        )
     try:
         tree = _lark().parse(text, start=start)
+        if _depth(tree) > MAX_EXPRESSION_DEPTH:
+            raise RecursionError
+        return _ToAst(span).transform(tree)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, span) from None
-    return _ToAst(span).transform(tree)
+    except RecursionError:
+        raise SpecSyntaxError(
+            f"an expression nested more than {MAX_EXPRESSION_DEPTH} deep", span
+        ) from None
+
+
+def _depth(tree: Tree) -> int:
+    """The nesting depth of a parse tree, counted without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack += [(child, depth + 1) for child in node.children if isinstance(child, Tree)]
+    return deepest
 
 
 # ------------------------------------------------------------------ structure
@@ -532,7 +554,7 @@ def parse_input_shape(node: YNode | None, diag: Diagnostics, span: Span) -> tupl
         diag.error(SpecSyntaxError("missing `input:` (e.g. `input: 3x224x224`)", span))
         return (3, 224, 224)
     text = str(node.value) if isinstance(node, YScalar) else ""
-    match = re.fullmatch(r"\s*(\d+)\s*[x×]\s*(\d+)\s*[x×]\s*(\d+)\s*", text)
+    match = re.fullmatch(r"\s*(\d{1,9})\s*[x×]\s*(\d{1,9})\s*[x×]\s*(\d{1,9})\s*", text)
     if not match:
         diag.error(
             SpecSyntaxError(f"input must read CxHxW, e.g. 3x224x224, not `{text}`", node.span)
@@ -541,6 +563,15 @@ def parse_input_shape(node: YNode | None, diag: Diagnostics, span: Span) -> tupl
     shape = tuple(int(g) for g in match.groups())
     if min(shape) <= 0:
         diag.error(SpecValueError("input sizes must be positive", node.span))
+        return (3, 224, 224)
+    if shape[0] > MAX_CHANNELS or max(shape[1:]) > MAX_SPATIAL:
+        diag.error(
+            SpecValueError(
+                f"input sizes are limited to {MAX_CHANNELS:,} channels and "
+                f"{MAX_SPATIAL:,} pixels a side",
+                node.span,
+            )
+        )
         return (3, 224, 224)
     return shape
 
@@ -659,10 +690,20 @@ def _read_constants(node: YNode | None, reader: _SpecReader) -> tuple:
         return ()
     out = []
     for key, value in node.entries:
+        if not isinstance(key.value, str) or not IDENTIFIER.match(key.value):
+            reader.error(SpecSyntaxError(f"`{key.value}` is not a name", key.span))
+            continue
+        if key.value in ast.BUILTIN_NAMES:
+            reader.error(_builtin(key.value, key.span))
+            continue
         expr = reader.expr(value)
         if expr is not None:
             out.append((str(key.value), expr))
     return tuple(out)
+
+
+def _builtin(name: str, span: Span) -> SpecValueError:
+    return SpecValueError(f"`{name}` has a fixed meaning in expressions; choose another name", span)
 
 
 def _read_variants(node: YNode | None, reader: _SpecReader) -> tuple:
@@ -673,8 +714,11 @@ def _read_variants(node: YNode | None, reader: _SpecReader) -> tuple:
         return ()
     out = []
     for key, value in node.entries:
-        values = _read_constants(value, reader) if isinstance(value, YMap) else ()
-        out.append((str(key.value), values))
+        if not isinstance(value, YMap):
+            message = f"variant `{key.value}` maps names to values (`{{stages: [2, 2, 2, 2]}}`)"
+            reader.error(SpecSyntaxError(message, value.span))
+            continue
+        out.append((str(key.value), _read_constants(value, reader)))
     return tuple(out)
 
 
@@ -735,7 +779,17 @@ def _read_block(key: YScalar, node: YNode, reader: _SpecReader) -> ast.BlockDef 
     if body is None:
         reader.error(SpecSyntaxError(f"block `{name}` has no body (layers, concat, …)", key.span))
         return None
-    return ast.BlockDef(name, tuple(params), inputs, body, tuple(columns), span=key.span)
+    return ast.BlockDef(name, _unique(params, reader), inputs, body, tuple(columns), span=key.span)
+
+
+def _unique(params: list[ast.Param], reader: _SpecReader) -> tuple[ast.Param, ...]:
+    """The parameters, each name once (`params: [w, w=8]` is an error)."""
+    seen: set[str] = set()
+    for param in params:
+        if param.name in seen:
+            reader.error(SpecValueError(f"parameter `{param.name}` is declared twice", param.span))
+        seen.add(param.name)
+    return tuple(p for i, p in enumerate(params) if p.name not in {q.name for q in params[:i]})
 
 
 def _read_params(node: YNode, reader: _SpecReader) -> list[ast.Param]:
@@ -751,6 +805,9 @@ def _read_params(node: YNode, reader: _SpecReader) -> list[ast.Param]:
                     f"`{text}` is not a parameter (`name` or `name=default`)", item.span
                 )
             )
+            continue
+        if name in ast.BUILTIN_NAMES:
+            reader.error(_builtin(name, item.span))
             continue
         default_expr = None
         if default.strip():

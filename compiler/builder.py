@@ -10,12 +10,16 @@ A network with several outputs returns the tuple (main, *heads).
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import fx, nn
 
 from archspec.blocks import Graph
-from archspec.naming import camel
+from archspec.errors import ToolError
+from archspec.limits import BUILD_MEMORY_SHARE
+from archspec.naming import Namespace, camel
 
 from . import layers
 from .forms import JOINS, part_class
@@ -30,11 +34,34 @@ def build_module(net: Model, device: Any = None, dtype: Any = None) -> nn.Module
     """The network as an `nn.Module` with torchvision-style initial weights,
     moved to `device` / `dtype` when given (initialised on the CPU in float32
     first, so one seed gives the same weights on every device)."""
+    check_memory(net)
     module = instantiate(make_plan(net.root))
     layers.init_weights(module)
     if device is not None or dtype is not None:
         module = module.to(device=device, dtype=dtype)
     return module
+
+
+def check_memory(net: Model) -> None:
+    """Refuse, before allocating, a network whose parameters and one batch-1
+    forward's activations (fp32) would take more than BUILD_MEMORY_SHARE of
+    this machine's memory. Building on the meta device allocates nothing."""
+    if torch.empty(0).device.type == "meta":
+        return
+    need = 4 * (net.params + net.activation_elements)
+    have = physical_memory()
+    if have and need > BUILD_MEMORY_SHARE * have:
+        raise ToolError(
+            f"{net.name} needs about {need / 2**30:,.1f} GiB for its weights and one "
+            f"forward pass; this machine has {have / 2**30:,.1f} GiB: not built"
+        )
+
+
+def physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no check
+        return 0
 
 
 def instantiate(plan: Plan) -> nn.Module:
@@ -74,7 +101,10 @@ def graph_module(plan: BlockPlan, children: dict[str, nn.Module]) -> fx.GraphMod
     node = plan.node
     assert isinstance(node, Graph)
     graph = fx.Graph()
-    tensors: dict[str, fx.Node] = {name: graph.placeholder(name) for name in node.input_names}
+    # Input names become the parameters of fx's generated `forward`: make them
+    # identifiers that are no keyword and not `self` (a spec may say `class`).
+    params = Namespace({"self", "torch", "nn"})
+    tensors = {name: graph.placeholder(params.fresh(name)) for name in node.input_names}
     joins = {c.name: c.join for c in plan.children if isinstance(c, LayerPlan) and c.join}
     for name, sources in node.wires:
         args = [tensors[source] for source in sources]

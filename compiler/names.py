@@ -67,8 +67,24 @@ MODULE_ATTRIBUTES = frozenset(
     ]
 )
 
+# What `torch.fx.GraphModule` adds (graph blocks are built as one).
+GRAPH_MODULE_ATTRIBUTES = frozenset(
+    [
+        "add_submodule",
+        "code",
+        "delete_all_unused_submodules",
+        "delete_submodule",
+        "graph",
+        "meta",
+        "print_readable",
+        "recompile",
+        "shape_env",
+        "to_folder",
+    ]
+)
+
 # Keyword arguments of the combinators in `layers.py` (children come as
 # keywords too), and `self`, which a generated `__init__` cannot take.
 COMBINATOR_ARGUMENTS = frozenset({"scale_", "post_", "drop_path_", "self"})
 
-RESERVED = MODULE_ATTRIBUTES | COMBINATOR_ARGUMENTS
+RESERVED = MODULE_ATTRIBUTES | GRAPH_MODULE_ATTRIBUTES | COMBINATOR_ARGUMENTS

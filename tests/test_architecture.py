@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The torch-free core, stage by stage; a module may import only from its own
 # stage or the ones before it (package names stand for all their modules).
 STAGES: list[tuple[str, list[str]]] = [
-    ("foundation", ["errors", "numbers", "naming", "files"]),
+    ("foundation", ["limits", "errors", "numbers", "naming", "files"]),
     ("syntax", ["yamlspan", "ast", "parser"]),
     ("expressions", ["expr"]),
     ("ir", ["ir"]),
@@ -176,6 +176,8 @@ def test_reserved_names_are_what_nn_module_defines() -> None:
     torch = pytest.importorskip("torch")
     public = {n for n in dir(torch.nn.Module()) if not n.startswith("_")}
     assert public <= names.MODULE_ATTRIBUTES
+    graph = torch.fx.GraphModule(torch.nn.Module(), torch.fx.Graph())
+    assert {n for n in dir(graph) if not n.startswith("_")} - public <= names.RESERVED
 
 
 def test_reserved_names_are_handed_to_the_elaborator() -> None:

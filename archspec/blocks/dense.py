@@ -8,10 +8,9 @@ from typing import Any, ClassVar
 from .. import ast
 from ..errors import ShapeError, SpecValueError
 from ..ir import Cost, Field, Node
+from ..limits import MAX_LAYERS
 from ..ops import ShapeRuleError, Style, concat_shape
 from .base import Context, Endpoint, Flow, Kind, Pen, Scope, Syntax, assemble, join_id
-
-MAX_TIMES = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +27,7 @@ class Dense(Kind):
     ) -> tuple[Kind, Flow] | None:
         times_expr = item.option("times")
         times = ctx.int(times_expr, scope, "`times`") if isinstance(times_expr, ast.Expr) else 0
-        if times <= 0 or times > MAX_TIMES:
+        if times <= 0 or times > MAX_LAYERS:
             raise SpecValueError(f"`times` must be positive, got {times}", item.span)
         units: list[Node] = []
         current = flow

@@ -18,13 +18,13 @@ from ..errors import (
 )
 from ..expr import ShapeValue, evaluate
 from ..ir import Block, Node
+from ..limits import MAX_BLOCK_DEPTH
 from ..ops import REGISTRY, Op
 from .scope import Scope
 
 if TYPE_CHECKING:
     from .walker import Elaborator
 
-MAX_BLOCK_DEPTH = 64
 
 Target = ast.BlockDef | tuple[Op, tuple[int, int] | None]
 

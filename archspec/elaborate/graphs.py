@@ -9,6 +9,7 @@ from ..blocks import Flow, Graph, assemble
 from ..errors import ShapeError, Span, SpecNameError, SpecSyntaxError, did_you_mean
 from ..expr import evaluate
 from ..ir import Node
+from ..naming import python_name
 from ..ops import JOIN_OPS, Geometry
 from .calls import block_call
 from .scope import Scope
@@ -40,6 +41,13 @@ class GraphWalk:
             self.add(child, (self.previous,), flow)
             self.previous = child.name
 
+    def resolve(self, source: str) -> str:
+        """The tensor a `from:` name means: an input, or the entry labelled so
+        (whose node name may carry a `_`: `graph` → `graph_`)."""
+        if source in self.tensors:
+            return source
+        return self.names.unreserved(python_name(source))
+
     def add(self, child: Node, sources: tuple[str, ...], flow: Flow | None) -> None:
         self.children.append(child)
         self.wires.append((child.name, sources))
@@ -49,7 +57,7 @@ class GraphWalk:
     def tap(self, item: ast.Tap, scope: Scope) -> None:
         if item.when is not None and not self.elab.truth(item.when, scope):
             return
-        sources = item.sources or (self.previous,)
+        sources = tuple(self.resolve(s) for s in item.sources) or (self.previous,)
         missing = [s for s in sources if s not in self.tensors]
         for source in missing:
             message = f"unknown tensor `{source}`{did_you_mean(source, self.tensors)}"

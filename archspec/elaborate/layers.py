@@ -10,11 +10,10 @@ from ..blocks import Flow
 from ..errors import Diagnostics, ShapeError, Span, SpecValueError
 from ..expr import evaluate
 from ..ir import Attrs, Cost, Field, Layer, Shape
+from ..limits import MAX_CHANNELS, MAX_LAYERS, MAX_SPATIAL
 from ..ops import Geometry, Op, ShapeRuleError
 from .scope import Scope, unknown_option
 from .values import as_checked_int
-
-MAX_LAYERS = 100_000
 
 
 class LayerMaker:
@@ -104,4 +103,10 @@ def _infer(op: Op, attrs: dict[str, Any], inputs: list[Shape], span: Span) -> Sh
         raise ShapeError(f"{op.notation(attrs)} on {shapes}: {exc}", span) from None
     if out.c <= 0 or (out.h is not None and (out.h <= 0 or (out.w or 0) <= 0)):
         raise ShapeError(f"{op.notation(attrs)} gives an empty output {out}", span)
+    if out.c > MAX_CHANNELS or max(out.h or 0, out.w or 0) > MAX_SPATIAL:
+        raise ShapeError(
+            f"{op.notation(attrs)} gives {out}: tensors are limited to {MAX_CHANNELS:,} "
+            f"channels and {MAX_SPATIAL:,} pixels a side",
+            span,
+        )
     return out

@@ -27,10 +27,11 @@ from ..errors import (
 )
 from ..expr import ShapeValue, evaluate
 from ..ir import Attrs, Block, Cost, Field, Layer, Node, Shape
+from ..limits import MAX_ITERATIONS, MAX_LAYERS
 from ..naming import Namespace, python_name
 from ..ops import REGISTRY, Geometry, Op
 from . import calls, graphs
-from .layers import MAX_LAYERS, LayerMaker
+from .layers import LayerMaker
 from .scope import Scope, file_scope, network_name, op_defaults
 from .values import as_checked_int
 
@@ -54,6 +55,7 @@ class Elaborator:
         self.defaults = op_defaults(spec, self.globals, diag)
         self.layers = LayerMaker(self.defaults, diag)
         self.depth = 0
+        self.iterations = 0
 
     def _block_defs(self) -> dict[str, ast.BlockDef]:
         blocks: dict[str, ast.BlockDef] = {}
@@ -189,6 +191,11 @@ class Elaborator:
             )
         out: Made = []
         for index in range(1, count + 1):
+            self.iterations += 1
+            if self.iterations > MAX_ITERATIONS:
+                raise SpecValueError(
+                    f"repeats run more than {MAX_ITERATIONS:,} times in all", item.count.span
+                )
             # `i` is the copy's 1-based index: `drop_path {0.5 * i / 54}` x54
             made = self._expand(item.body, flow, {**scope, "i": index}, names)
             out += made
