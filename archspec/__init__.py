@@ -34,7 +34,16 @@ __all__ = [
     "SpecSyntaxError",
     "SpecWarning",
     "bundled_specs",
+    "from_module",
     "load",
     "loads",
 ]
 __version__ = "0.1.0"
+
+
+def from_module(module, input_shape, name=None) -> str:  # type: ignore[no-untyped-def]
+    """The spec text of a torch module for a C×H×W input (`archspec import`'s
+    torch path; lives in the compiler package because it needs torch)."""
+    from .compiler.importer import from_module as _from_module
+
+    return _from_module(module, input_shape, name)
