@@ -28,8 +28,8 @@ import keyword
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from itertools import chain, pairwise
 from dataclasses import dataclass, field
+from itertools import chain, pairwise
 from typing import Any
 
 from .errors import ArchSpecError, Span

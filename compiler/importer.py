@@ -266,14 +266,17 @@ def _function_op(node: fx.Node, shape: tuple[int, ...]) -> Mapped:
     if target in ACT_FUNCTIONS:
         return ACT_FUNCTIONS[target], {}  # type: ignore[index]
     if target is torch.flatten:
-        ok = _arg(args, kwargs, 1, "start_dim", 0) == 1 and _arg(args, kwargs, 2, "end_dim", -1) == -1
+        ok = (
+            _arg(args, kwargs, 1, "start_dim", 0) == 1
+            and _arg(args, kwargs, 2, "end_dim", -1) == -1
+        )
         return ("flatten", {}) if ok else None
     if target is torch.cat:
         if _arg(args, kwargs, 1, "dim", 0) not in (1, -3):
             return None
         return _Skip() if len(args[0]) == 1 else ("concat", {})  # type: ignore[arg-type]
     if target in (operator.add, operator.iadd, torch.add):
-        both = all(isinstance(a, fx.Node) for a in args[:2]) and not kwargs.get("alpha", 1) != 1
+        both = all(isinstance(a, fx.Node) for a in args[:2]) and kwargs.get("alpha", 1) == 1
         return ("add", {}) if both else None
     if target in (operator.mul, torch.mul):
         return ("mul", {}) if all(isinstance(a, fx.Node) for a in args[:2]) else None

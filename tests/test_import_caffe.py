@@ -101,7 +101,11 @@ def caffe_reading(path: Path) -> dict:
             if _get(p, "global_pooling") == "true":
                 out = (x[0], 1, 1)
             else:
-                k, s, pad = int(_get(p, "kernel_size")), int(_get(p, "stride", 1)), int(_get(p, "pad", 0))
+                k, s, pad = (
+                    int(_get(p, "kernel_size")),
+                    int(_get(p, "stride", 1)),
+                    int(_get(p, "pad", 0)),
+                )
                 size = math.ceil((x[1] + 2 * pad - k) / s) + 1
                 if pad and (size - 1) * s >= x[1] + pad:
                     size -= 1
