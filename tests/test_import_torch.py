@@ -106,3 +106,22 @@ def test_unsupported_module_is_named() -> None:
 
     with pytest.raises(archspec.ArchSpecError, match=r"unsupported module `body.1` \(Hardswish\)"):
         archspec.from_module(Net(), (3, 16, 16))
+
+
+def test_cli_imports_only_torchvision_model_functions(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    _models()
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    for name in ("ResNet", "__import__", "os.system"):
+        target = tmp_path / "out.yaml"
+        proc = subprocess.run(
+            [sys.executable, "-m", "archspec", "import", f"torchvision:{name}", "-o", str(target)],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert "is not a model function of torchvision.models" in proc.stderr
+        assert not target.exists()
