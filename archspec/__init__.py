@@ -31,7 +31,15 @@ if not _os.path.isdir(_os.path.join(_here, "compiler")) and _os.path.isfile(
     __path__.append(_checkout)
 del _here, _checkout
 
-_API = {"Network": "network", "bundled_specs": "network", "load": "network", "loads": "network"}
+# name → the module that defines it; `from_module` (a torch module → spec
+# text) lives in the torch backend.
+_API = {
+    "Network": "network",
+    "bundled_specs": "network",
+    "load": "network",
+    "loads": "network",
+    "from_module": "compiler.importer",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -48,6 +56,7 @@ __all__ = [
     "SpecSyntaxError",
     "SpecWarning",
     "bundled_specs",
+    "from_module",
     "load",
     "loads",
 ]

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from .errors import ArchSpecError, ToolError
 from .files import write_atomically
+from .importers.command import add_command as add_import_command
+from .importers.command import run as run_import
 from .naming import python_name
 from .network import Network, bundled_specs, load
 
@@ -53,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
 
     sub.add_parser("list", help="list the bundled specs")
+    add_import_command(sub)
     return parser
 
 
@@ -61,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _list()
+        if args.command == "import":
+            return run_import(args)
         net = load(args.spec, args.variant)
         return COMMANDS[args.command](net, args)
     except ToolError as exc:

@@ -34,7 +34,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("elaboration", ["elaborate"]),
     ("views", ["report", "diagram_style", "diagram"]),
     ("api", ["network", "compiler", "compiler.names"]),
-    ("cli", ["cli", "zoo", "__main__"]),
+    ("import and cli", ["importers", "cli", "zoo", "__main__"]),
 ]
 RANK = {module: rank for rank, (_stage, modules) in enumerate(STAGES) for module in modules}
 
