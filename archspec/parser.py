@@ -691,7 +691,8 @@ def _read_constants(node: YNode | None, reader: _SpecReader) -> tuple:
     out = []
     for key, value in node.entries:
         if not isinstance(key.value, str) or not IDENTIFIER.match(key.value):
-            reader.error(SpecSyntaxError(f"`{key.value}` is not a name", key.span))
+            written = key.span.source_line[key.span.col - 1 :][: key.span.length] or key.value
+            reader.error(SpecSyntaxError(f"`{written}` is not a name", key.span))
             continue
         if key.value in ast.BUILTIN_NAMES:
             reader.error(_builtin(key.value, key.span))

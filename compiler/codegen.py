@@ -272,8 +272,10 @@ class Generator:
             args = [local.fresh(s) for s in sources]
             target = local.fresh(name)
             join = joins.get(name)
-            value = JOINS[join].source(args) if join else f"self.{name}({', '.join(args)})"
-            lines.append(f"        {target} = {value}")
+            if join:
+                lines += [f"        {line}" for line in JOINS[join].statements(target, args)]
+            else:
+                lines.append(f"        {target} = self.{name}({', '.join(args)})")
         outs = [local.fresh(o) for o in node.output_names]
         returns = "torch.Tensor"
         if len(outs) > 1:

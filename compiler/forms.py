@@ -35,10 +35,31 @@ def part_class(part: Part, node: Layer) -> type[nn.Module]:
     return cls
 
 
+# Operands per source line: a join of thousands of tensors written as one
+# `a + b + …` expression would exceed Python's parser recursion limit.
+CHUNK = 16
+
+
 @dataclass(frozen=True, slots=True)
 class JoinForm:
     graph: Callable[[fx.Graph, list[fx.Node]], fx.Node]
-    source: Callable[[list[str]], str]
+    operator: str = ""  # a left fold written with this operator (add, mul, mean)
+    divide: bool = False  # then divided by the operand count (mean)
+
+    def statements(self, target: str, xs: list[str]) -> list[str]:
+        """`target = …` lines computing the join of `xs` in the same order of
+        operations as `graph` (a left fold), so both backends agree to the bit."""
+        if not self.operator:  # concatenation: one call, however many operands
+            return [f"{target} = torch.cat([{', '.join(xs)}], 1)"]
+        sep = f" {self.operator} "
+        lines = [f"{target} = {sep.join(xs[:CHUNK])}"]
+        lines += [
+            f"{target} = {target}{sep}{sep.join(xs[start : start + CHUNK])}"
+            for start in range(CHUNK, len(xs), CHUNK)
+        ]
+        if self.divide:
+            lines.append(f"{target} = {target} / {len(xs)}")
+        return lines
 
 
 def _sum(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
@@ -58,8 +79,8 @@ def _cat(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
 
 
 JOINS: dict[str, JoinForm] = {
-    "add": JoinForm(_sum, lambda xs: " + ".join(xs)),
-    "mul": JoinForm(_product, lambda xs: " * ".join(xs)),
-    "mean": JoinForm(_mean, lambda xs: f"({' + '.join(xs)}) / {len(xs)}"),
-    "concat": JoinForm(_cat, lambda xs: f"torch.cat([{', '.join(xs)}], 1)"),
+    "add": JoinForm(_sum, "+"),
+    "mul": JoinForm(_product, "*"),
+    "mean": JoinForm(_mean, "+", divide=True),
+    "concat": JoinForm(_cat),
 }
