@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
 
     compile_ = spec_command("compile", "generate standalone PyTorch source")
     compile_.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
+    compile_.add_argument(
+        "--inference",
+        action="store_true",
+        help="append fold() and inference_model(): BN folded, eval-only, channels_last",
+    )
 
     sub.add_parser("list", help="list the bundled specs")
     return parser
@@ -118,7 +123,12 @@ def _draw(net: Network, args: argparse.Namespace) -> int:
 
 
 def _compile(net: Network, args: argparse.Namespace) -> int:
-    text = net.source()
+    if args.inference:
+        from .compiler.inference import inference_source
+
+        text = inference_source(net)
+    else:
+        text = net.source()
     if args.output:
         try:
             write_atomically(Path(args.output), text.encode("utf-8"))

@@ -172,8 +172,24 @@ class Network:
         }
 
     # --- backends (torch is imported only here, and only when asked)
-    def build(self, device: Any = None, dtype: Any = None) -> torch.nn.Module:
-        """A `torch.nn.Module` for this network, with torchvision-style init."""
+    def build(
+        self,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        inference: bool = False,
+        compile: bool = False,
+    ) -> torch.nn.Module:
+        """A `torch.nn.Module` for this network, with torchvision-style init.
+        `inference=True`: eval-only, BN folded, channels_last (see
+        `archspec.compiler.inference.fold`); `compile=True` adds `torch.compile`."""
+        if inference or compile:
+            from archspec.compiler.inference import build_inference
+
+            module = build_inference(self, compile=False) if inference else self.build()
+            if device is not None or dtype is not None:
+                module = module.to(device=device, dtype=dtype)
+            return torch_compile(module) if compile else module
         from archspec.compiler.builder import build_module
 
         return build_module(self, device=device, dtype=dtype)
@@ -202,6 +218,12 @@ class Network:
             f"<Network {self.name}: {self.input} → {outs}, {self.params:,} params, "
             f"{self.macs / 1e9:.2f} GMACs>"
         )
+
+
+def torch_compile(module: Any) -> Any:
+    import torch
+
+    return torch.compile(module)
 
 
 MAC_CONVENTION = (
