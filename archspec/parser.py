@@ -18,15 +18,22 @@ use `from:`, `head:` and `join: add | concat | mean | mul` over `from: [a, b]`.
 from __future__ import annotations
 
 import re
-from functools import cache
-from importlib import resources
 from pathlib import Path
-
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ast
 from .errors import Diagnostics, Span, SpecSyntaxError, SpecValueError
+
+# The pre-built parser (archspec/grammar.py): no grammar compiled at run time.
+from .grammar import (
+    Token,
+    Transformer,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    layer_parser,
+    v_args,
+)
 from .yamlspan import YList, YMap, YNode, YScalar, load_yaml
 
 COMBINATORS = ("concat", "residual", "dense", "scale", "mean")
@@ -48,18 +55,6 @@ TOP_KEYS = (
 BLOCK_KEYS = ("params", "inputs", "columns", "doc", *COMBINATORS, "layers", "graph", "if")
 MERGED_KEYS = ("params", "defaults", "blocks", "variants")  # merged key by key with a base
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-@cache
-def _lark() -> Lark:
-    grammar = resources.files("archspec").joinpath("layers.lark").read_text(encoding="utf-8")
-    return Lark(
-        grammar,
-        start=["sequence", "expr"],
-        parser="lalr",
-        propagate_positions=True,
-        maybe_placeholders=False,
-    )
 
 
 # ------------------------------------------------------------------ expressions
@@ -266,7 +261,7 @@ def parse_expression(text: str, span: Span, start: str = "sequence"):
     if not text.strip():
         raise SpecSyntaxError("empty expression", span)
     try:
-        tree = _lark().parse(text, start=start)
+        tree = layer_parser().parse(text, start=start)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, span) from None
     return _ToAst(span).transform(tree)

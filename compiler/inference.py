@@ -17,10 +17,11 @@ module tree alone, so they apply to `net.build()`, to a class from
    the conv's weight and bias and dropped. A BN *before* a conv (`order=pre`: BN →
    ReLU → conv) has a non-linearity between it and the conv, and even without one
    the conv's zero padding is not BN-transformed, so pre-order BN stays as it is.
-3. **Convolution + ReLU fuse** into one oneDNN call (`mkldnn._convolution_pointwise`)
-   where torch has that kernel (CPU, float32, 4-D input); elsewhere the fused
-   module falls back to `relu(conv2d(x))`. On CPU eager this saves one pass over
-   each activation; the gain is a few per cent (see benchmarks/bench_inference.py).
+3. **Convolution + activation fuse** (ReLU, ReLU6, LeakyReLU, SiLU) into one oneDNN
+   call (`mkldnn._convolution_pointwise`) where torch has that kernel (CPU, float32,
+   4-D input); elsewhere the fused module runs the conv, then the activation. On
+   CPU eager this saves one pass over each activation: a few per cent (measured by
+   `benchmarks/bench_inference.py --no-fuse-act`).
 4. **Activations run in place** where their input is a fresh tensor no one else
    reads: the output of the conv, linear, BN or pool just before them in the same
    `Sequential`.
@@ -44,7 +45,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 if TYPE_CHECKING:
     from archspec.network import Network
 
-__all__ = ["ConvReLU2d", "build_inference", "fold", "inference_source"]
+__all__ = ["ConvAct2d", "build_inference", "fold", "inference_source"]
 
 
 def build_inference(net: Network, *, compile: bool = False, **options: Any) -> nn.Module:
@@ -126,7 +127,7 @@ _INPLACE_ACTS: tuple[type[nn.Module], ...] = (
 def fold(
     module: nn.Module,
     *,
-    fuse_relu: bool = True,
+    fuse_act: bool = True,
     channels_last: bool = True,
     inplace: bool = True,
 ) -> nn.Module:
@@ -138,9 +139,9 @@ def fold(
     _remove_eval_identities(module)
     for seq in _sequentials(module):
         _fold_batchnorm(seq)
-    if fuse_relu:
+    if fuse_act:
         for seq in _sequentials(module):
-            _fuse_conv_relu(seq)
+            _fuse_conv_act(seq)
     if inplace:
         for seq in _sequentials(module):
             _activations_in_place(seq)
@@ -194,19 +195,24 @@ def _fold_batchnorm(seq: nn.Sequential) -> None:
         del seq._modules[second]
 
 
-def _fuse_conv_relu(seq: nn.Sequential) -> None:
+def _fuse_conv_act(seq: nn.Sequential) -> None:
     names = list(seq._modules)
     for first, second in pairwise(names):
         conv, act = seq._modules.get(first), seq._modules.get(second)
-        if type(conv) is nn.Conv2d and type(act) is nn.ReLU and conv.padding_mode == "zeros":
-            seq._modules[first] = ConvReLU2d(conv)
+        if (
+            type(conv) is nn.Conv2d
+            and conv.padding_mode == "zeros"
+            and act is not None
+            and _onednn_attr(act) is not None
+        ):
+            seq._modules[first] = ConvAct2d(conv, act)
             del seq._modules[second]
 
 
 def _activations_in_place(seq: nn.Sequential) -> None:
     children = list(seq._modules.values())
     for before, act in pairwise(children):
-        if isinstance(act, _INPLACE_ACTS) and isinstance(before, (*_FRESH_OUTPUT, ConvReLU2d)):
+        if isinstance(act, _INPLACE_ACTS) and isinstance(before, (*_FRESH_OUTPUT, ConvAct2d)):
             act.inplace = True
 
 
@@ -222,18 +228,39 @@ def _inputs_channels_last(_module: nn.Module, args: tuple[Any, ...]) -> tuple[An
 # ------------------------------------------------------------------ fused module
 
 
-class ConvReLU2d(nn.Module):
-    """relu(conv2d(x)) in one oneDNN call where torch has one, else two."""
+def _onednn_attr(act: nn.Module) -> tuple[str, list[float]] | None:
+    """oneDNN's name and scalars for an activation it can fuse into a conv."""
+    if type(act) is nn.ReLU:
+        return "relu", []
+    if type(act) is nn.ReLU6:
+        return "hardtanh", [0.0, 6.0]
+    if type(act) is nn.Hardtanh:
+        return "hardtanh", [float(act.min_val), float(act.max_val)]
+    if type(act) is nn.LeakyReLU:
+        return "leaky_relu", [float(act.negative_slope)]
+    if type(act) is nn.SiLU:
+        return "swish", []
+    return None
 
-    def __init__(self, conv: nn.Conv2d) -> None:
+
+class ConvAct2d(nn.Module):
+    """act(conv2d(x)) in one oneDNN call where torch has one; elsewhere (GPU,
+    other dtypes, autograd) the conv, then the activation module, in place."""
+
+    def __init__(self, conv: nn.Conv2d, act: nn.Module) -> None:
         super().__init__()
         self.weight = conv.weight
         self.bias = conv.bias
         self.stride, self.padding = list(conv.stride), conv.padding
         self.dilation, self.groups = list(conv.dilation), conv.groups
         self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
+        self.act = act
+        if hasattr(act, "inplace"):
+            act.inplace = True  # it only ever sees the conv's fresh output
+        attr = _onednn_attr(act)
+        self.attr, self.scalars = attr if attr is not None else ("", [])
         # String padding ("same") has no oneDNN spelling here; fall back.
-        self._onednn = isinstance(conv.padding, tuple) and _onednn_available()
+        self._onednn = attr is not None and isinstance(conv.padding, tuple) and _onednn_available()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (
@@ -245,12 +272,12 @@ class ConvReLU2d(nn.Module):
         ):
             return torch.ops.mkldnn._convolution_pointwise(
                 x, self.weight, self.bias, list(self.padding), self.stride, self.dilation,
-                self.groups, "relu", [], "",
+                self.groups, self.attr, self.scalars, "",
             )  # fmt: skip
         out = nn.functional.conv2d(
             x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
-        return torch.relu_(out)
+        return self.act(out)
 
     def extra_repr(self) -> str:
         return (

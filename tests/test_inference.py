@@ -7,7 +7,7 @@ import copy
 
 import pytest
 import torch
-from archspec.compiler.inference import ConvReLU2d, fold
+from archspec.compiler.inference import ConvAct2d, fold
 
 import archspec
 from archspec import cli
@@ -97,7 +97,7 @@ def test_bn_folds_into_the_conv_and_leaves() -> None:
     layer = names["conv2_x.bottleneck1.residual.conv2"]
     assert "bn" not in layer._modules
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
-    assert isinstance(layer.conv, ConvReLU2d)  # conv → BN → ReLU became one call
+    assert isinstance(layer.conv, ConvAct2d)  # conv → BN → ReLU became one call
     assert layer.conv.weight.is_contiguous(memory_format=torch.channels_last)
 
 
@@ -133,7 +133,7 @@ def test_fold_after_loading_weights() -> None:
 def test_fused_conv_relu_fallback_matches() -> None:
     """Off the oneDNN path (autograd on, here) the module computes the same."""
     conv = torch.nn.Conv2d(8, 16, 3, padding=1)
-    fused = ConvReLU2d(conv)
+    fused = ConvAct2d(conv, torch.nn.ReLU())
     x = torch.randn(2, 8, 10, 10, requires_grad=True)
     expected = torch.relu(conv(x))
     torch.testing.assert_close(fused(x), expected)
