@@ -257,14 +257,43 @@ def _syntax_error(exc: UnexpectedInput, text: str, base: Span) -> SpecSyntaxErro
 
 def parse_expression(text: str, span: Span, start: str = "sequence"):
     """Parse a layer expression (`start="sequence"`) or a braced-style
-    expression (`start="expr"`); raises SpecSyntaxError pointing into `text`."""
+    expression (`start="expr"`); raises SpecSyntaxError pointing into `text`.
+
+    Each distinct text is parsed once per place on a line (a spec written as
+    thousands of `conv3-64` lines repeats a few texts): later occurrences get
+    the first one's AST with its spans moved to their own line."""
+    key = (text, start, span.file, span.col, span.length, span.source_line)
+    cached = _PARSED.get(key)
+    if cached is not None:
+        return _on_line(cached, span.line)
     if not text.strip():
         raise SpecSyntaxError("empty expression", span)
     try:
         tree = layer_parser().parse(text, start=start)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, span) from None
-    return _ToAst(span).transform(tree)
+    node = _ToAst(span).transform(tree)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[key] = node
+    return node
+
+
+_PARSED: dict[tuple, object] = {}
+_PARSED_MAX = 65_536
+
+
+def _on_line(node, line: int):
+    """`node` (an AST, or a tuple of them) with every span moved to `line`.
+    All spans of one parse share its scalar's line, so nothing else changes."""
+    if isinstance(node, Span):
+        return Span(node.file, line, node.col, node.length, node.source_line)
+    if isinstance(node, tuple):
+        return tuple(_on_line(item, line) for item in node)
+    fields = getattr(node, "__dataclass_fields__", None)
+    if fields is None:
+        return node  # str, int, float, None
+    return type(node)(**{name: _on_line(getattr(node, name), line) for name in fields})
 
 
 # ------------------------------------------------------------------ structure
