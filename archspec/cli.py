@@ -28,9 +28,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def spec_command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def spec_command(name: str, help_text: str, several: bool = False) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=help_text)
-        command.add_argument("spec", help="a spec file, or the name of a bundled spec (vgg_e)")
+        if several:
+            command.add_argument(
+                "spec", nargs="+", help="spec files, globs ('specs/*.yaml') or bundled names"
+            )
+        else:
+            command.add_argument("spec", help="a spec file, or the name of a bundled spec (vgg_e)")
         command.add_argument("--variant", help="one of the spec's variants")
         return command
 
@@ -43,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     summary.add_argument("--json", action="store_true", help="print one JSON object")
 
-    spec_command("check", "validate a spec and print its warnings")
+    spec_command("check", "validate specs and print their warnings", several=True)
 
     draw = spec_command("draw", "draw the network with Graphviz")
     draw.add_argument("-o", "--output", help="output file (default: SPEC name + format)")
@@ -53,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
 
     compile_ = spec_command("compile", "generate standalone PyTorch source")
     compile_.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
+    compile_.add_argument(
+        "--inference",
+        action="store_true",
+        help="append fold() and inference_model(): BN folded, eval-only, channels_last",
+    )
 
     sub.add_parser("list", help="list the bundled specs")
     add_import_command(sub)
@@ -66,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list()
         if args.command == "import":
             return run_import(args)
+        if args.command == "check":
+            return _check_all(args)
         net = load(args.spec, args.variant)
         return COMMANDS[args.command](net, args)
     except ToolError as exc:
@@ -104,6 +116,35 @@ def _check(net: Network, args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_all(args: argparse.Namespace) -> int:
+    """Check every spec named (globs expanded here too, for quoted patterns and
+    Windows shells); report each, exit 1 if any failed."""
+    failed = 0
+    for spec in _expand(args.spec):
+        try:
+            _check(load(spec, args.variant), args)
+        except ArchSpecError as exc:
+            print(exc.format(), file=sys.stderr)
+            failed += 1
+        except FileNotFoundError:
+            print(f"archspec: no such spec: {spec}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _expand(patterns: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for pattern in patterns:
+        if any(c in pattern for c in "*?[") and not Path(pattern).exists():
+            import glob
+
+            matches = sorted(glob.glob(pattern))
+            out.extend(matches or [pattern])  # no match: reported as missing
+        else:
+            out.append(pattern)
+    return out
+
+
 def _draw(net: Network, args: argparse.Namespace) -> int:
     from .diagram import render
 
@@ -119,7 +160,12 @@ def _draw(net: Network, args: argparse.Namespace) -> int:
 
 
 def _compile(net: Network, args: argparse.Namespace) -> int:
-    text = net.source()
+    if args.inference:
+        from .compiler.inference import inference_source
+
+        text = inference_source(net)
+    else:
+        text = net.source()
     if args.output:
         try:
             write_atomically(Path(args.output), text.encode("utf-8"))

@@ -116,11 +116,32 @@ class Network:
         return as_dict(self.model, self.warnings, depth)
 
     # --- views and backends (torch is imported only here, and only when asked)
-    def build(self, device: Any = None, dtype: Any = None) -> torch.nn.Module:
-        """A `torch.nn.Module` for this network, with torchvision-style init."""
-        from .compiler.builder import build_module
+    def build(
+        self,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        inference: bool = False,
+        compile: bool = False,
+    ) -> torch.nn.Module:
+        """A `torch.nn.Module` for this network, with torchvision-style init.
+        `inference=True`: eval-only, BN folded, channels_last (see
+        `archspec.compiler.inference.fold`); `compile=True` adds `torch.compile`."""
+        if inference:
+            from .compiler.inference import build_inference
 
-        return build_module(self.model, device=device, dtype=dtype)
+            module = build_inference(self.model)
+        else:
+            from .compiler.builder import build_module
+
+            module = build_module(self.model)
+        if device is not None or dtype is not None:
+            module = module.to(device=device, dtype=dtype)
+        if compile:
+            import torch
+
+            module = torch.compile(module)
+        return module
 
     def source(self) -> str:
         """Standalone PyTorch source for this network (depends only on torch)."""

@@ -19,15 +19,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import cache
-from importlib import resources
 from pathlib import Path
-
-from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ast
 from .errors import Diagnostics, Span, SpecSyntaxError, SpecValueError
+from .grammar import (
+    Token,
+    Transformer,
+    Tree,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    layer_parser,
+    v_args,
+)
 from .limits import MAX_CHANNELS, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, MAX_SPATIAL
 from .yamlspan import YList, YMap, YNode, YScalar, load_yaml
 
@@ -49,18 +55,6 @@ TOP_KEYS = (
 BLOCK_KEYS = ("params", "inputs", "columns", "doc", "layers", "graph", "if")
 MERGED_KEYS = ("params", "defaults", "blocks", "variants")  # merged key by key with a base
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-@cache
-def _lark() -> Lark:
-    grammar = resources.files("archspec").joinpath("layers.lark").read_text(encoding="utf-8")
-    return Lark(
-        grammar,
-        start=["sequence", "expr"],
-        parser="lalr",
-        propagate_positions=True,
-        maybe_placeholders=False,
-    )
 
 
 # ------------------------------------------------------------------ expressions
@@ -263,7 +257,15 @@ def _syntax_error(exc: UnexpectedInput, text: str, base: Span) -> SpecSyntaxErro
 
 def parse_expression(text: str, span: Span, start: str = "sequence"):
     """Parse a layer expression (`start="sequence"`) or a braced-style
-    expression (`start="expr"`); raises SpecSyntaxError pointing into `text`."""
+    expression (`start="expr"`); raises SpecSyntaxError pointing into `text`.
+
+    Each distinct text is parsed once per place on a line (a spec written as
+    thousands of `conv3-64` lines repeats a few texts): later occurrences get
+    the first one's AST with its spans moved to their own line."""
+    key = (text, start, span.file, span.col, span.length, span.source_line)
+    cached = _PARSED.get(key)
+    if cached is not None:
+        return _on_line(cached, span.line)
     if not text.strip():
         raise SpecSyntaxError("empty expression", span)
     if len(text) > MAX_EXPRESSION_CHARS:
@@ -272,16 +274,24 @@ def parse_expression(text: str, span: Span, start: str = "sequence"):
             span,
         )
     try:
-        tree = _lark().parse(text, start=start)
+        tree = layer_parser().parse(text, start=start)
         if _depth(tree) > MAX_EXPRESSION_DEPTH:
             raise RecursionError
-        return _ToAst(span).transform(tree)
+        node = _ToAst(span).transform(tree)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, span) from None
     except RecursionError:
         raise SpecSyntaxError(
             f"an expression nested more than {MAX_EXPRESSION_DEPTH} deep", span
         ) from None
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[key] = node
+    return node
+
+
+_PARSED: dict[tuple, object] = {}
+_PARSED_MAX = 65_536
 
 
 def _depth(tree: Tree) -> int:
@@ -292,6 +302,19 @@ def _depth(tree: Tree) -> int:
         deepest = max(deepest, depth)
         stack += [(child, depth + 1) for child in node.children if isinstance(child, Tree)]
     return deepest
+
+
+def _on_line(node, line: int):
+    """`node` (an AST, or a tuple of them) with every span moved to `line`.
+    All spans of one parse share its scalar's line, so nothing else changes."""
+    if isinstance(node, Span):
+        return Span(node.file, line, node.col, node.length, node.source_line)
+    if isinstance(node, tuple):
+        return tuple(_on_line(item, line) for item in node)
+    fields = getattr(node, "__dataclass_fields__", None)
+    if fields is None:
+        return node  # str, int, float, None
+    return type(node)(**{name: _on_line(getattr(node, name), line) for name in fields})
 
 
 # ------------------------------------------------------------------ structure

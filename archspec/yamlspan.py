@@ -127,8 +127,8 @@ def load_yaml(text: str, filename: str) -> YNode:
     text = check_text(text, filename)
     lines = text.splitlines()
     try:
-        _check_nesting(text, filename, lines)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_nesting(text, filename, lines)  # before composing: libyaml recurses too
+        root = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = _span(filename, lines, mark.line, mark.column) if mark else Span(filename, 1, 1)
@@ -144,6 +144,22 @@ def load_yaml(text: str, filename: str) -> YNode:
     if root is None:
         raise SpecSyntaxError("the spec is empty", Span(filename, 1, 1))
     return _Converter(filename, lines).convert(root)
+
+
+# libyaml's composer (PyYAML's C binding) is ~10× faster and its nodes keep
+# line/column marks, all we read. Its error messages differ slightly, so a
+# document it rejects is composed again by the pure-Python loader, whose
+# error is the one reported.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    if _FAST_LOADER is not None:
+        try:
+            return yaml.compose(text, Loader=_FAST_LOADER)
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
 def _span(filename: str, lines: list[str], line0: int, col0: int, length: int = 1) -> Span:
