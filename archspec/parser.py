@@ -35,7 +35,7 @@ from .grammar import (
     v_args,
 )
 from .limits import MAX_CHANNELS, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, MAX_SPATIAL
-from .yamlspan import YList, YMap, YNode, YScalar, load_yaml
+from .yamlspan import YList, YMap, YNode, YScalar, decode_spec, load_yaml
 
 JOINS = ("add", "concat", "mean", "mul")
 TAP_KEYS = ("from", "head", "join")
@@ -663,10 +663,11 @@ def _merge_base(root: YMap, filename: str, base_dir: Path | None, diag: Diagnost
         raise SpecSyntaxError(
             f"`base:` names a .yaml file in the same folder, not `{target}`", base.span
         )
-    path = base_dir / target
-    if not path.is_file():
+    path = (base_dir / target).resolve()
+    # Resolved first: a symlink named like a family file must not reach out.
+    if path.parent != base_dir.resolve() or not path.is_file():
         raise SpecSyntaxError(f"base file `{target}` not found next to this spec", base.span)
-    parent = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    parent = load_yaml(decode_spec(path.read_bytes(), str(path)), str(path))
     if not isinstance(parent, YMap):
         raise SpecSyntaxError("a base spec must be a mapping", parent.span)
     if parent.get("base") is not None:

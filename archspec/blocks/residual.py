@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .. import ast
-from ..errors import ShapeError, Span
+from ..errors import ShapeError, Span, SpecValueError
 from ..ir import Cost, Field, Layer, Node, Shape
 from ..ops import REGISTRY, Geometry, Style
 from .base import Context, Endpoint, Flow, Kind, Pen, Scope, Syntax, assemble, join_id
@@ -45,8 +45,7 @@ class Residual(Kind):
             return None
         if shortcut is not None:
             children.append(shortcut)
-        scale_expr = item.option("scale")
-        scale = float(ctx.eval(scale_expr, scope)) if isinstance(scale_expr, ast.Expr) else 1.0
+        scale = _scale(ctx, item, scope)
         result = out
         post = None
         then = item.option("then")
@@ -102,6 +101,17 @@ class Residual(Kind):
         if self.post:
             flow = pen.item(by_name[self.post], g, flow)[:1]
         return flow
+
+
+def _scale(ctx: Context, item: ast.Combine, scope: Scope) -> float:
+    """`scale: 0.17` (Inception-ResNet); a number, or a spec error."""
+    written = item.option("scale")
+    if not isinstance(written, ast.Expr):
+        return 1.0
+    value = ctx.eval(written, scope)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SpecValueError(f"`scale` must be a number, got `{value}`", written.span)
+    return float(value)
 
 
 def _shortcut(
