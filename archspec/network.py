@@ -65,6 +65,7 @@ class Network:
         warnings: list[SpecWarning],
         path: str,
         variant: str | None,
+        weights: tuple[str, ...] = (),
     ) -> None:
         self.root = root
         self.name = name
@@ -73,6 +74,7 @@ class Network:
         self.warnings = warnings
         self.path = path
         self.variant = variant
+        self.weights = weights  # library models whose checkpoints fit (`weights:`)
 
     # --- totals
     @property
@@ -172,11 +174,22 @@ class Network:
         }
 
     # --- backends (torch is imported only here, and only when asked)
-    def build(self, device: Any = None, dtype: Any = None) -> torch.nn.Module:
-        """A `torch.nn.Module` for this network, with torchvision-style init."""
+    def build(
+        self, device: Any = None, dtype: Any = None, weights: Any = None, strict: bool = True
+    ) -> torch.nn.Module:
+        """A `torch.nn.Module` for this network, with torchvision-style init, or
+        with `weights` (a checkpoint path or state_dict, torchvision/timm naming
+        or archspec's) mapped onto it: see `archspec.compiler.weights`."""
         from archspec.compiler.builder import build_module
 
-        return build_module(self, device=device, dtype=dtype)
+        if weights is None:
+            return build_module(self, device=device, dtype=dtype)
+        from archspec.compiler.weights import build_with_weights
+
+        module, _report = build_with_weights(
+            self, weights, strict=strict, device=device, dtype=dtype
+        )
+        return module
 
     def source(self) -> str:
         """Standalone PyTorch source for this network (depends only on torch)."""
@@ -235,6 +248,7 @@ def loads(
         warnings=diag.warnings,
         path=filename,
         variant=chosen,
+        weights=spec.weights,
     )
 
 
