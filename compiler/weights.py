@@ -96,11 +96,12 @@ def read_checkpoint(source: str | Path | Mapping[str, Any]) -> Checkpoint:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
-        raise WeightsError(
-            f"{path}: not a PyTorch checkpoint ({type(exc).__name__}{': ' if detail else ''}"
-            f"{detail})"
-        ) from None
+        if "weights_only" in str(exc):
+            raise WeightsError(
+                f"{path}: refused: it pickles Python objects, not only tensors (read with "
+                "weights_only=True, as an untrusted file)"
+            ) from None
+        raise WeightsError(f"{path}: not a PyTorch checkpoint or .safetensors file") from None
     if not isinstance(data, Mapping):
         raise WeightsError(f"{path}: holds a {type(data).__name__}, not a state_dict")
     return _flatten(data, str(path), ordered=True)
