@@ -20,8 +20,6 @@ import pytest
 import archspec
 
 torch = pytest.importorskip("torch")
-from torch import nn  # noqa: E402
-
 from archspec.compiler.export import export  # noqa: E402
 from archspec.compiler.weights import (  # noqa: E402
     WeightsError,
@@ -29,6 +27,7 @@ from archspec.compiler.weights import (  # noqa: E402
     read_checkpoint,
     specs_for,
 )
+from torch import nn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIM = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -231,7 +230,7 @@ def test_wrapped_and_prefixed_checkpoint(tmp_path: Path) -> None:
     state = {f"module.{k}": v for k, v in lib.state_dict().items()}
     path = tmp_path / "ckpt.pt"
     torch.save({"epoch": 3, "model": state}, path)
-    model, report = build_with_weights(archspec.load("resnet18"), path)
+    _model, report = build_with_weights(archspec.load("resnet18"), path)
     assert report.ok
 
 
