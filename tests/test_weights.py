@@ -380,7 +380,7 @@ def test_pt2_export_runs(tmp_path: Path) -> None:
 def test_onnx_export(tmp_path: Path) -> None:
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")
-    out = tmp_path / "vgg.onnx"
+    out = tmp_path / "lenet.onnx"
     result = run_cli("export", "lenet5_modern", "--format", "onnx", "-o", str(out))
     assert result.returncode == 0, result.stderr
     onnx.checker.check_model(onnx.load(str(out)))
