@@ -232,3 +232,4 @@ class Spec:
     variants: tuple[tuple[str, tuple[tuple[str, Expr], ...]], ...]
     path: str
     span: Span = _span()
+    weights: tuple[str, ...] = ()  # library models whose checkpoints fit (`weights:`)

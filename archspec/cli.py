@@ -1,4 +1,4 @@
-"""The `archspec` command: summary, check, draw, compile.
+"""The `archspec` command: summary, check, draw, compile, weights, export.
 
 `summary`, `check` and `draw` never import torch; `compile` does, lazily. A
 mistake in a spec prints `file:line:col: message` with the line and a caret on
@@ -64,9 +64,35 @@ def _parser() -> argparse.ArgumentParser:
         help="append fold() and inference_model(): BN folded, eval-only, channels_last",
     )
 
+    weights = spec_command("weights", "map a torchvision/timm checkpoint onto the spec")
+    weights.add_argument("checkpoint", help=".pth/.pt/.safetensors file")
+    weights.add_argument("-o", "--output", help="write the mapped weights (.pt or .safetensors)")
+    _weights_options(weights)
+
+    export = spec_command("export", "export the built network (ONNX, torch.export, safetensors)")
+    export.add_argument("--format", choices=("onnx", "pt2", "safetensors", "pt"), default=None)
+    export.add_argument("-o", "--output", required=True, help="output file")
+    export.add_argument("--weights", help="a checkpoint to load first")
+    _weights_options(export)
+
     sub.add_parser("list", help="list the bundled specs")
     add_import_command(sub)
     return parser
+
+
+def _weights_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--from",
+        dest="from_",
+        metavar="LIBRARY.MODEL",
+        help="the checkpoint's library model (torchvision.resnet50); the spec must declare it",
+    )
+    command.add_argument(
+        "--no-strict",
+        dest="strict",
+        action="store_false",
+        help="load what maps and report the rest, instead of refusing",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -183,13 +209,58 @@ def _compile(net: Network, args: argparse.Namespace) -> int:
     return 0
 
 
+def _weights(net: Network, args: argparse.Namespace) -> int:
+    from archspec.compiler.export import ExportError, export, format_for
+    from archspec.compiler.weights import WeightsError, build_with_weights
+
+    try:
+        if args.output:
+            fmt = format_for(args.output)
+            if fmt not in ("pt", "safetensors"):
+                raise ToolError(f"-o takes a .pt or .safetensors file, not {args.output}")
+            report = export(net, fmt, args.output, weights=args.checkpoint, from_=args.from_,
+                            strict=args.strict)  # fmt: skip
+        else:
+            _module, report = build_with_weights(net, args.checkpoint, from_=args.from_,
+                                                 strict=args.strict)  # fmt: skip
+    except (WeightsError, ExportError) as exc:
+        raise ToolError(str(exc)) from None
+    print(report.format() if report else "")
+    if args.output:
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _export(net: Network, args: argparse.Namespace) -> int:
+    from archspec.compiler.export import ExportError, export, format_for
+    from archspec.compiler.weights import WeightsError
+
+    try:
+        fmt = format_for(args.output, args.format)
+        report = export(net, fmt, args.output, weights=args.weights, from_=args.from_,
+                        strict=args.strict)  # fmt: skip
+    except (WeightsError, ExportError) as exc:
+        raise ToolError(str(exc)) from None
+    if report is not None:
+        print(report.format(), file=sys.stderr)
+    print(f"{net.name}: {fmt} → {args.output}", file=sys.stderr)
+    return 0
+
+
 def _list() -> int:
     for path in bundled_specs():
         print(path.stem)
     return 0
 
 
-COMMANDS = {"summary": _summary, "check": _check, "draw": _draw, "compile": _compile}
+COMMANDS = {
+    "summary": _summary,
+    "check": _check,
+    "draw": _draw,
+    "compile": _compile,
+    "weights": _weights,
+    "export": _export,
+}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -181,6 +181,7 @@ class Model:
     input: Shape
     source: str  # the spec file as given
     variant: str | None = None
+    weights: tuple[str, ...] = ()  # library models whose checkpoints fit (`weights:`)
 
     @property
     def outputs(self) -> tuple[Shape, ...]:

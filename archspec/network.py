@@ -58,6 +58,11 @@ class Network:
     def variant(self) -> str | None:
         return self.model.variant
 
+    @property
+    def weights(self) -> tuple[str, ...]:
+        """Library models whose checkpoints fit this spec (its `weights:`)."""
+        return self.model.weights
+
     # --- totals
     @property
     def outputs(self) -> tuple[Shape, ...]:
@@ -120,21 +125,29 @@ class Network:
         self,
         device: Any = None,
         dtype: Any = None,
+        weights: Any = None,
+        strict: bool = True,
         *,
         inference: bool = False,
         compile: bool = False,
     ) -> torch.nn.Module:
-        """A `torch.nn.Module` for this network, with torchvision-style init.
+        """A `torch.nn.Module` for this network, with torchvision-style init, or
+        with `weights` (a checkpoint path or state_dict, torchvision/timm naming
+        or archspec's) mapped onto it (see `archspec.compiler.weights`).
         `inference=True`: eval-only, BN folded, channels_last (see
         `archspec.compiler.inference.fold`); `compile=True` adds `torch.compile`."""
-        if inference:
-            from .compiler.inference import build_inference
+        if weights is not None:
+            from .compiler.weights import build_with_weights
 
-            module = build_inference(self.model)
+            module, _report = build_with_weights(self, weights, strict=strict)
         else:
             from .compiler.builder import build_module
 
             module = build_module(self.model)
+        if inference:
+            from .compiler.inference import fold
+
+            module = fold(module)
         if device is not None or dtype is not None:
             module = module.to(device=device, dtype=dtype)
         if compile:
@@ -191,6 +204,7 @@ def loads(
         input=Shape(*spec.input),
         source=filename,
         variant=chosen_variant(spec, variant),
+        weights=spec.weights,
     )
     return Network(model, diag.warnings)
 

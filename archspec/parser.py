@@ -51,6 +51,7 @@ TOP_KEYS = (
     "base",
     "blocks",
     "layers",
+    "weights",
 )
 BLOCK_KEYS = ("params", "inputs", "columns", "doc", "layers", "graph", "if")
 MERGED_KEYS = ("params", "defaults", "blocks", "variants")  # merged key by key with a base
@@ -636,6 +637,7 @@ def read_spec(
     blocks = _read_blocks(root.get("blocks"), reader)
     constants = _read_constants(root.get("params"), reader)
     variants = _read_variants(root.get("variants"), reader)
+    weights = _read_weights(root.get("weights"), reader)
     layers = root.get("layers")
     if layers is None:
         diag.error(SpecSyntaxError("missing `layers:`", root.span))
@@ -648,8 +650,29 @@ def read_spec(
         chosen = str(variant_node.value)
         constants = (*constants, ("variant", ast.Str(chosen, span=variant_node.span)))
     return ast.Spec(
-        name, title, shape, defaults, blocks, body, constants, variants, filename, span=root.span
-    )
+        name, title, shape, defaults, blocks, body, constants, variants, filename, span=root.span,
+        weights=weights,
+    )  # fmt: skip
+
+
+WEIGHTS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_.-]+\Z")
+
+
+def _read_weights(node: YNode | None, reader: _SpecReader) -> tuple[str, ...]:
+    """`weights: torchvision.resnet50` (or a list): the library models whose
+    checkpoints this spec's architecture takes, tensor for tensor."""
+    if node is None:
+        return ()
+    items = node.items if isinstance(node, YList) else (node,)
+    names = []
+    for item in items:
+        value = str(item.value) if isinstance(item, YScalar) else ""
+        if not WEIGHTS_NAME.match(value):
+            reader.error(SpecSyntaxError("`weights` names library models (torchvision.resnet50)",
+                                         item.span))  # fmt: skip
+            continue
+        names.append(value)
+    return tuple(names)
 
 
 def _merge_base(root: YMap, filename: str, base_dir: Path | None, diag: Diagnostics) -> YMap:

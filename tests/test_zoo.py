@@ -73,6 +73,19 @@ REFERENCE_PARAMS = {
     "nasnet_a_mobile": (5_289_978, "Cadene pretrainedmodels nasnetamobile (paper: 5.3M)"),
     "fcn32s": (136_152_917, "voc-fcn32s: 134,346,581 learned + 1,806,336 fixed deconv weights"),
     "dilated_context": (28_392, "computed: Yu & Koltun 2016 basic module, C=21"),
+    # library-exact specs (`weights:`), each checked tensor for tensor in test_weights.py
+    "tv_alexnet": (61_100_840, "torchvision alexnet"),
+    "tv_googlenet": (6_624_904, "torchvision googlenet (aux_logits=False)"),
+    "tv_resnet50": (25_557_032, "torchvision resnet50"),
+    "tv_resnet101": (44_549_160, "torchvision resnet101"),
+    "tv_resnet152": (60_192_808, "torchvision resnet152"),
+    "tv_resnext101_32x8d": (88_791_336, "torchvision resnext101_32x8d"),
+    "tv_resnext101_64x4d": (83_455_272, "torchvision resnext101_64x4d"),
+    "tv_wide_resnet101_2": (126_886_696, "torchvision wide_resnet101_2"),
+    "tv_vgg11_bn": (132_868_840, "torchvision vgg11_bn"),
+    "tv_vgg13_bn": (133_053_736, "torchvision vgg13_bn"),
+    "tv_vgg16_bn": (138_365_992, "torchvision vgg16_bn"),
+    "tv_vgg19_bn": (143_678_248, "torchvision vgg19_bn"),
 }
 
 
