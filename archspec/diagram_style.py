@@ -136,12 +136,13 @@ def block_title(block: Block) -> str:
     anonymous group (a stage, a branch) is shown by its name (`conv3_x`)."""
     if block.block is None:
         return block.name
-    text = block.notation.replace("_", " ")
-    if text.endswith("()"):
-        text = text[:-2]
-    if "(" not in text:  # no arguments to tell instances apart: name them
-        text = f"{text} · {block.name}"
-    return text
+    if block.row:
+        text = f"{block.block} ({block.row})"
+    elif block.args:
+        text = f"{block.block}({block.args})"
+    else:  # no arguments to tell instances apart: name them
+        return f"{block.block.replace('_', ' ')} · {block.name}"
+    return text.replace("_", " ")
 
 
 def block_detail(block: Block) -> str:

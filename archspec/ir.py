@@ -130,7 +130,9 @@ class Block:
     """What every block kind has. `own` is the work the block itself does
     beyond its children (a join's additions, the tensor it writes), already
     included in `cost`; `block` names the spec block it instantiates
-    (`bottleneck`), None for an anonymous group or combinator."""
+    (`bottleneck`), None for an anonymous group or combinator, and `args` and
+    `row` say how it was called, so no view has to read them back out of the
+    notation."""
 
     name: str
     children: tuple[Node, ...]
@@ -141,6 +143,8 @@ class Block:
     notation: str
     own: Cost = Cost()
     block: str | None = None
+    args: str = ""  # the call's arguments as written in the notation (`64, 2`)
+    row: str | None = None  # a paper-table row's label (`3a` of `inception 3a: […]`)
     span: Span = dataclass_field(default=UNKNOWN_SPAN, compare=False, repr=False)
 
     # Declared by each kind (see archspec/blocks/): the spec key that writes

@@ -133,7 +133,8 @@ def block_call(
     args = ", ".join(_show(bound.get(p.name, inner.get(p.name))) for p in bdef.params)
     row = _row_label(call)
     notation = f"{bdef.name} ({row})" if row else f"{bdef.name}({args})"
-    return replace(node, block=bdef.name, notation=notation, span=call.span), flow
+    called = replace(node, block=bdef.name, notation=notation, args=args, row=row, span=call.span)
+    return called, flow
 
 
 def _inner_scope(
