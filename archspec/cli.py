@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import ArchSpecError, ToolError
 from .files import write_atomically
-from .network import Network, bundled_specs, load
+from .network import Network, bundled_specs, load, parse_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=help_text)
         command.add_argument("spec", help="a spec file, or the name of a bundled spec (vgg_e)")
         command.add_argument("--variant", help="one of the spec's variants")
+        _override_options(command)
         return command
 
     summary = spec_command("summary", "per-layer shapes, params, MACs and receptive field")
@@ -60,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _list()
-        net = load(args.spec, args.variant)
+        net = _load(args)
         return COMMANDS[args.command](net, args)
     except ToolError as exc:
         print(f"archspec: {exc}", file=sys.stderr)
@@ -71,6 +72,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"archspec: no such spec: {exc.args[0] if exc.args else args.spec}", file=sys.stderr)
         return 1
+
+
+def _override_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--input", help="replace the spec's input size: 3x384x384")
+    command.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="replace a file-level parameter (repeatable): --set k=48",
+    )
+
+
+def _load(args: argparse.Namespace) -> Network:
+    """The spec the command names, with `--variant`, `--input` and `--set` applied."""
+    return load(args.spec, args.variant, input=args.input, params=parse_settings(args.set))
 
 
 def _print_warnings(net: Network) -> None:

@@ -25,8 +25,11 @@ def spec_lines(path: Path) -> int:
     total = len(text.splitlines())
     for line in text.splitlines():
         if line.startswith("base:"):
-            base = path.parent / line.split(":", 1)[1].strip()
-            total += len(base.read_text(encoding="utf-8").splitlines())
+            target = line.split(":", 1)[1].split("#")[0].strip()
+            base = path.parent / target
+            if not base.is_file():  # `base: vgg_d`, a bundled spec by name
+                base = path.parent / f"{target}.yaml"
+            total += spec_lines(base)
     return total
 
 

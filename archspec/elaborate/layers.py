@@ -8,10 +8,9 @@ from typing import Any
 from .. import ast
 from ..blocks import Flow
 from ..errors import Diagnostics, ShapeError, Span, SpecValueError
-from ..expr import evaluate
 from ..ir import Attrs, Cost, Field, Layer, Shape
 from ..ops import Geometry, Op, ShapeRuleError
-from .scope import Scope, unknown_option
+from .scope import Scope, option_value, unknown_option
 from .values import as_checked_int
 
 MAX_LAYERS = 100_000
@@ -41,7 +40,7 @@ class LayerMaker:
         values = dict(self.defaults.get(op.name, {}))
         slots = list(op.positional)
         for arg in call.args:
-            value = evaluate(arg.value, scope)
+            value = option_value(arg.value, scope)
             if arg.name is None:
                 if isinstance(arg.value, ast.Str) and value in op.flags:
                     key, flag_value = op.flags[value]
@@ -57,6 +56,15 @@ class LayerMaker:
             else:
                 values[arg.name] = value
         return Geometry(kernel, stride, width), values
+
+    def check(self, op: Op, kernel: tuple[int, int] | None, call: ast.Call, scope: Scope) -> None:
+        """Without an input shape (after an error upstream): the call's options
+        are still checked, and whatever the op can tell without its input."""
+        geometry, values = self.values(op, kernel, call, scope)
+        try:
+            op.configure(geometry, values)
+        except SpecValueError as exc:
+            raise SpecValueError(exc.message, call.span) from None
 
     def layer(
         self,
