@@ -73,6 +73,17 @@ REFERENCE_PARAMS = {
     "nasnet_a_mobile": (5_289_978, "Cadene pretrainedmodels nasnetamobile (paper: 5.3M)"),
     "fcn32s": (136_152_917, "voc-fcn32s: 134,346,581 learned + 1,806,336 fixed deconv weights"),
     "dilated_context": (28_392, "computed: Yu & Koltun 2016 basic module, C=21"),
+    "mobilenet_v3_small": (2_542_856, "torchvision mobilenet_v3_small"),
+    "shufflenet_v2_x0_5": (1_366_792, "torchvision shufflenet_v2_x0_5"),
+    "shufflenet_v2_x2_0": (7_393_996, "torchvision shufflenet_v2_x2_0"),
+    "convnext_small": (50_223_688, "torchvision convnext_small"),
+    "lraspp_mobilenet_v3_large": (3_221_538, "torchvision segmentation lraspp_mobilenet_v3_large"),
+    "fcn_resnet50": (32_957_013, "torchvision segmentation fcn_resnet50, no aux head"),
+    "pyramidnet110_a48": (
+        1_772_706,
+        "computed from the authors' PyramidNet-PyTorch (basic blocks, widths round(16 + 48k/54),"
+        " BN-only conv layers, 10-way FC); the paper's Table 4 prints 1.7M",
+    ),
 }
 
 

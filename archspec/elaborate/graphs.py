@@ -16,6 +16,7 @@ from ..errors import (
 )
 from ..expr import evaluate
 from ..ir import Node
+from ..naming import python_name
 from ..ops import JOIN_OPS, REGISTRY, Geometry, Op
 from .calls import block_call
 from .scope import Scope
@@ -43,7 +44,15 @@ class GraphWalk:
 
     def chain_entry(self, item: ast.Node, scope: Scope) -> None:
         """A plain entry: it reads the tensor before it."""
-        for child, flow in self.elab.expand(item, self.tensors[self.previous], scope, self.names):
+        made = self.elab.expand(item, self.tensors[self.previous], scope, self.names)
+        label = getattr(item, "label", None)
+        if label and (not made or any(flow is None for _, flow in made)):
+            # it failed: its name still exists, so readers add no errors of their own
+            self.tensors[python_name(label)] = None
+            self.previous = python_name(label)
+            self.broken = True
+            return
+        for child, flow in made:
             self.add(child, (self.previous,), flow)
             self.previous = child.name
 
