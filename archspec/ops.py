@@ -70,7 +70,6 @@ ACT_ALIASES = {
 # in place of a did-you-mean, which would mislead (`LN` is not `LRN`).
 OP_HINTS = {
     "ln": "write `layernorm` (layer norm over channels)",
-    "layernorm2d": "write `layernorm`",
     "dwconv": "a depthwise conv is `conv3-C (groups=C)` with C its input channels",
     "depthwise": "a depthwise conv is `conv3-C (groups=C)` with C its input channels",
     "sepconv": "write the depthwise and pointwise convs: `conv3-C (groups=C), conv1-N`",

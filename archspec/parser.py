@@ -505,6 +505,8 @@ class _SpecReader:
                 drop_path = self.expr(value)
             elif field_name == "split":
                 split = self.groups(value)
+                if not split:
+                    return None  # reported; a broken split is no layer entry either
             elif field_name == "name" and isinstance(value, YScalar):
                 name = str(value.value)
             else:

@@ -51,6 +51,8 @@ class LayerMaker:
                     raise SpecValueError(
                         f"`{op.name}` takes no positional value `{value}`", arg.span
                     )
+            elif arg.name == "kernel" and not op.takes_kernel:
+                raise SpecValueError(f"`{op.name}` takes no kernel size", arg.span)
             elif arg.name not in op.options:
                 raise unknown_option(op, arg)
             else:

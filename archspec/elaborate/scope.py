@@ -7,7 +7,7 @@ from pathlib import PurePath
 from typing import Any
 
 from .. import ast
-from ..errors import ArchSpecError, Diagnostics, SpecNameError, did_you_mean
+from ..errors import ArchSpecError, Diagnostics, Span, SpecNameError, did_you_mean
 from ..expr import evaluate
 from ..ops import ACT_ALIASES, ACTIVATIONS, OPTION_HINTS, REGISTRY, Op
 
@@ -55,7 +55,7 @@ def file_scope(spec: ast.Spec, variant: str | None, diag: Diagnostics) -> Scope:
         diag.error(
             SpecNameError(
                 f"unknown variant `{chosen}`{did_you_mean(chosen, variants)} (variants: {known})",
-                spec.span,
+                _variant_span(spec) if variant is None else spec.span,
             )
         )
     elif chosen is not None:
@@ -66,6 +66,12 @@ def file_scope(spec: ast.Spec, variant: str | None, diag: Diagnostics) -> Scope:
         except ArchSpecError as exc:
             diag.error(exc)
     return scope
+
+
+def _variant_span(spec: ast.Spec) -> Span:
+    """Where the file chose its variant (`variant: small`), else the spec itself."""
+    written = dict(spec.constants).get("variant")
+    return written.span if written is not None else spec.span
 
 
 def op_defaults(spec: ast.Spec, scope: Scope, diag: Diagnostics) -> dict[str, dict[str, Any]]:
