@@ -64,7 +64,9 @@ def _option_text(key: str, option: Option) -> str:
     default = option.default
     if isinstance(default, tuple):
         default = "×".join(str(v) for v in default)
-    shown = "—" if default is None else f"{default}".lower() if isinstance(default, bool) else default
+    if isinstance(default, bool):
+        default = str(default).lower()
+    shown = "—" if default is None else default
     choices = f" ({'/'.join(option.choices)})" if option.choices else ""
     return f"`{key}`{choices} [{shown}]"
 

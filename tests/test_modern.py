@@ -194,7 +194,8 @@ def test_groupnorm_must_divide_channels() -> None:
 @settings(max_examples=40, deadline=None)
 @given(h=st.integers(1, 12), w=st.integers(1, 12), factor=st.integers(1, 4))
 def test_upsample_by_factor_matches_torch(h: int, w: int, factor: int) -> None:
-    spec = f"name: p\ninput: 2x{h}x{w}\nlayers:\n  - upsample {factor} (bilinear, align_corners=false)\n"
+    layer = f"upsample {factor} (bilinear, align_corners=false)"
+    spec = f"name: p\ninput: 2x{h}x{w}\nlayers:\n  - {layer}\n"
     x = torch.zeros(1, 2, h, w)
     expected = torch.nn.functional.interpolate(
         x, scale_factor=factor, mode="bilinear", align_corners=False
@@ -207,7 +208,8 @@ def test_upsample_by_factor_matches_torch(h: int, w: int, factor: int) -> None:
 def test_upsample_to_a_reference_tensor(h: int, w: int, bilinear: bool) -> None:
     mode = " (bilinear, align_corners=false)" if bilinear else ""
     net = net_of(
-        f"  - small: {{layers: [gap]}}\n  - out:\n      from: [small, x]\n      layers: upsample{mode}\n",
+        "  - small: {layers: [gap]}\n"
+        f"  - out:\n      from: [small, x]\n      layers: upsample{mode}\n",
         input_shape=f"3x{h}x{w}",
     )
     assert net.output == Shape(3, h, w)
