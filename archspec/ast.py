@@ -194,6 +194,7 @@ class Tap:
     is_head: bool = False
     when: Expr | None = None
     drop_path: Expr | None = None
+    split: tuple[tuple[str, Expr], ...] = ()  # `split: {a: 24, b: 24}`: named channel groups
     span: Span = _span()
 
 

@@ -18,7 +18,7 @@ from .files import write_atomically
 from .importers.command import add_command as add_import_command
 from .importers.command import run as run_import
 from .naming import python_name
-from .network import Network, bundled_specs, load
+from .network import Network, bundled_specs, load, parse_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         else:
             command.add_argument("spec", help="a spec file, or the name of a bundled spec (vgg_e)")
         command.add_argument("--variant", help="one of the spec's variants")
+        _override_options(command)
         return command
 
     summary = spec_command("summary", "per-layer shapes, params, MACs and receptive field")
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_import(args)
         if args.command == "check":
             return _check_all(args)
-        net = load(args.spec, args.variant)
+        net = _load(args)
         return COMMANDS[args.command](net, args)
     except ToolError as exc:
         print(f"archspec: {exc}", file=sys.stderr)
@@ -115,6 +116,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"archspec: no such spec: {exc.args[0] if exc.args else args.spec}", file=sys.stderr)
         return 1
+
+
+def _override_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--input", help="replace the spec's input size: 3x384x384")
+    command.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="replace a file-level parameter (repeatable): --set k=48",
+    )
+
+
+def _load(args: argparse.Namespace) -> Network:
+    """The spec the command names, with `--variant`, `--input` and `--set` applied."""
+    return load(args.spec, args.variant, input=args.input, params=parse_settings(args.set))
 
 
 def _print_warnings(net: Network) -> None:
@@ -148,7 +165,9 @@ def _check_all(args: argparse.Namespace) -> int:
     failed = 0
     for spec in _expand(args.spec):
         try:
-            _check(load(spec, args.variant), args)
+            _check(
+                load(spec, args.variant, input=args.input, params=parse_settings(args.set)), args
+            )
         except ArchSpecError as exc:
             print(exc.format(), file=sys.stderr)
             failed += 1

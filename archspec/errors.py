@@ -124,14 +124,49 @@ class SpecErrors(ArchSpecError):
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """' — did you mean `x`?' when a close candidate exists, else ''. Only
-    names of about the same length are compared, at most a few thousand, so a
-    spec with 20,000 names cannot make each error cost seconds."""
+    """' — did you mean `x`?' when a close candidate exists, else ''. Close means
+    a typo away: one edit (a swap counts as one) in a short name, two in a
+    longer one — `hardswish` is not a misspelt `swish`."""
     if len(name) > 100:
         return ""
-    near = sorted({c for c in candidates if abs(len(c) - len(name)) <= max(2, len(name) // 3)})
-    close = difflib.get_close_matches(name, near[:MAX_SUGGESTION_CANDIDATES], n=1, cutoff=0.6)
-    return f" — did you mean `{printable(close[0])}`?" if close else ""
+    close = closest(name, candidates)
+    return f" — did you mean `{printable(close)}`?" if close else ""
+
+
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate fewest typos away from `name`, if it is close enough."""
+    folded = name.lower()
+    limit = 1 if len(name) <= 5 else 2
+    best: tuple[int, float, str] | None = None
+    # only names of about the same length can be a typo or two away; a spec
+    # with 20,000 names must not make each error cost seconds
+    near = sorted({c for c in candidates if abs(len(c) - len(name)) <= 2})
+    for candidate in near[:MAX_SUGGESTION_CANDIDATES]:
+        distance = _typos(folded, candidate.lower())
+        if distance > limit or distance >= len(candidate):
+            continue
+        ratio = difflib.SequenceMatcher(None, folded, candidate.lower()).ratio()
+        key = (distance, -ratio, candidate)
+        if best is None or key < best:
+            best = key
+    return best[2] if best else None
+
+
+def _typos(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions
+    and swaps of neighbours."""
+    if abs(len(a) - len(b)) > 2:
+        return 3
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(rows[i - 1][j] + 1, row[j - 1] + 1, rows[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[i - 2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
 
 
 class Diagnostics:

@@ -6,15 +6,29 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import ast
 from .blocks import SYNTAX
 from .compiler.names import RESERVED
 from .elaborate import chosen_variant, elaborate, network_name
-from .errors import Diagnostics, Span, SpecErrors, SpecNameError, SpecWarning
+from .errors import (
+    ArchSpecError,
+    Diagnostics,
+    Span,
+    SpecErrors,
+    SpecNameError,
+    SpecWarning,
+    ToolError,
+    did_you_mean,
+)
 from .ir import Block, Layer, Model, Node, Shape, verify, walk
-from .parser import read_spec
+from .limits import MAX_CHANNELS, MAX_SPATIAL
+from .parser import parse_expression, read_spec
 from .report import MAC_CONVENTION, Row, as_dict, rows, summary_table
 from .yamlspan import decode_spec
 
@@ -187,11 +201,18 @@ def loads(
     filename: str = "<string>",
     variant: str | None = None,
     base_dir: str | Path | None = None,
+    *,
+    input: str | Sequence[int] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> Network:
     """Parse, expand and check a spec given as text. Raises `SpecErrors`
-    listing every error found."""
+    listing every error found. `input` ("3x384x384" or (3, 384, 384)) replaces
+    the spec's input size; `params` replace file-level parameters, over any
+    variant's (`{"k": 48}`; a string is read as a spec expression or word)."""
     diag = Diagnostics()
-    spec = read_spec(text, filename, diag, Path(base_dir) if base_dir else None, combinators=SYNTAX)
+    folder = Path(base_dir) if base_dir else None
+    spec = read_spec(text, filename, diag, folder, combinators=SYNTAX, bundled=_spec_dirs())
+    spec = with_overrides(spec, input, params)
     root = elaborate(spec, variant, diag, reserved=RESERVED)
     diag.raise_if_any()
     if root is None:  # pragma: no cover - an error is always recorded first
@@ -240,10 +261,82 @@ def bundled_specs() -> list[Path]:
     return list(seen.values())
 
 
-def load(path: str | Path, variant: str | None = None) -> Network:
-    """Load a spec file (or a bundled spec by name) into a checked `Network`."""
+def load(
+    path: str | Path,
+    variant: str | None = None,
+    *,
+    input: str | Sequence[int] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> Network:
+    """Load a spec file (or a bundled spec by name) into a checked `Network`;
+    `input` and `params` override the spec's as in `loads`."""
     resolved = resolve_spec_path(path)
     text = decode_spec(resolved.read_bytes(), str(resolved))
-    return loads(
-        text, str(path) if Path(path).is_file() else str(resolved), variant, resolved.parent
+    filename = str(path) if Path(path).is_file() else str(resolved)
+    return loads(text, filename, variant, resolved.parent, input=input, params=params)
+
+
+def with_overrides(
+    spec: ast.Spec, input: str | Sequence[int] | None, params: Mapping[str, Any] | None
+) -> ast.Spec:
+    """The spec with its input size and file-level parameters replaced."""
+    if input is not None:
+        spec = replace(spec, input=_input_shape(input))
+    if not params:
+        return spec
+    known = {name for name, _ in spec.constants if name != "variant"}
+    known |= {name for _, values in spec.variants for name, _ in values}
+    for name in params:
+        if name not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            raise ToolError(
+                f"the spec has no parameter `{name}`{did_you_mean(name, known)} "
+                f"(parameters: {listed})"
+            )
+    given = tuple((name, _as_expr(value)) for name, value in params.items())
+    constants = tuple((k, v) for k, v in spec.constants if k not in params) + given
+    variants = tuple(
+        (name, tuple((k, v) for k, v in values if k not in params))
+        for name, values in spec.variants
     )
+    return replace(spec, constants=constants, variants=variants)
+
+
+def _input_shape(value: str | Sequence[int]) -> tuple[int, ...]:
+    text = value if isinstance(value, str) else "x".join(str(v) for v in value)
+    match = re.fullmatch(r"\s*(\d{1,9})\s*[x×]\s*(\d{1,9})\s*[x×]\s*(\d{1,9})\s*", text)
+    if not match or min(int(g) for g in match.groups()) <= 0:
+        raise ToolError(f"an input size reads CxHxW with positive sizes (3x224x224), not `{text}`")
+    c, h, w = (int(g) for g in match.groups())
+    if c > MAX_CHANNELS or max(h, w) > MAX_SPATIAL:
+        raise ToolError(
+            f"input sizes are limited to {MAX_CHANNELS:,} channels and {MAX_SPATIAL:,} pixels a side"
+        )
+    return c, h, w
+
+
+def _as_expr(value: Any) -> ast.Expr:
+    """A parameter value as the spec would have written it."""
+    span = Span("<params>", 1, 1)
+    if isinstance(value, bool | int | float):
+        return ast.Num(int(value) if isinstance(value, bool) else value, span=span)
+    if isinstance(value, list | tuple):
+        return ast.ListLit(tuple(_as_expr(v) for v in value), span=span)
+    text = str(value).strip()
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text) and text not in ("true", "false"):
+        return ast.Str(text, span=span)
+    try:
+        return parse_expression(text, span, start="expr")
+    except ArchSpecError as exc:
+        raise ToolError(f"cannot read the parameter value `{text}`: {exc.message}") from None
+
+
+def parse_settings(settings: Sequence[str]) -> dict[str, str]:
+    """`["k=48", "unit=basic"]` (the command line's `--set`) as a mapping."""
+    out = {}
+    for setting in settings:
+        name, sep, value = setting.partition("=")
+        if not sep or not name.strip():
+            raise ToolError(f"`--set` takes NAME=VALUE, not `{setting}`")
+        out[name.strip()] = value.strip()
+    return out

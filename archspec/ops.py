@@ -21,19 +21,75 @@ from typing import Any, ClassVar
 from .errors import ArchSpecError, SpecValueError
 from .ir import Attrs, Shape
 
-ACTIVATIONS = (
-    "relu",
-    "relu6",
-    "sigmoid",
-    "tanh",
-    "softmax",
-    "leaky_relu",
-    "elu",
-    "gelu",
-    "silu",
-    "identity",
-    "none",
-)
+
+@dataclass(frozen=True, slots=True)
+class ActForm:
+    """One activation: its torch class, its arguments (name, default; written
+    positionally, `leaky_relu(0.1)`), whether torch may run it in place, and
+    whether it learns one weight per channel (PReLU)."""
+
+    cls: str
+    args: tuple[tuple[str, Any], ...] = ()
+    inplace: bool = False
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    learns: bool = False
+    doc: str = ""
+
+
+# The one list of activations: the `act=` option of conv / fc / subsample and
+# the activation layers (`hardswish`, `leaky_relu 0.1`) are both made from it.
+ACTIVATIONS: dict[str, ActForm] = {
+    "relu": ActForm("ReLU", inplace=True),
+    "relu6": ActForm("ReLU6", inplace=True),
+    "leaky_relu": ActForm("LeakyReLU", (("slope", 0.01),), inplace=True, doc="negative slope"),
+    "prelu": ActForm("PReLU", (("shared", False),), learns=True, doc="learnt slope per channel"),
+    "elu": ActForm("ELU"),
+    "gelu": ActForm("GELU"),
+    "silu": ActForm("SiLU"),
+    "mish": ActForm("Mish"),
+    "hardswish": ActForm("Hardswish", inplace=True),
+    "hardsigmoid": ActForm("Hardsigmoid"),
+    "sigmoid": ActForm("Sigmoid"),
+    "tanh": ActForm("Tanh"),
+    "softmax": ActForm("Softmax", kwargs=(("dim", 1),)),
+    "identity": ActForm("Identity"),
+}
+ACT_ALIASES = {
+    "swish": "silu",
+    "hard_swish": "hardswish",
+    "h_swish": "hardswish",
+    "hswish": "hardswish",
+    "hard_sigmoid": "hardsigmoid",
+    "h_sigmoid": "hardsigmoid",
+    "hsigmoid": "hardsigmoid",
+    "leakyrelu": "leaky_relu",
+}
+
+
+# Names from other notations and frameworks, and what to write instead; said
+# in place of a did-you-mean, which would mislead (`LN` is not `LRN`).
+OP_HINTS = {
+    "ln": "write `layernorm` (layer norm over channels)",
+    "dwconv": "a depthwise conv is `conv3-C (groups=C)` with C its input channels",
+    "depthwise": "a depthwise conv is `conv3-C (groups=C)` with C its input channels",
+    "sepconv": "write the depthwise and pointwise convs: `conv3-C (groups=C), conv1-N`",
+    "batchnorm2d": "write `bn`",
+    "linear_layer": "write `fc-N`",
+    "upsampling": "write `upsample 2`",
+    "dense": "a fully connected layer is `fc-N`; DenseNet's block is the `dense:` combinator",
+    "swish_": "write `silu` (or `swish`)",
+}
+OPTION_HINTS = {
+    "activation": "act",
+    "padding": "pad",
+    "kernel_size": "kernel",
+    "strides": "stride",
+    "dilation_rate": "dilation",
+    "use_bias": "bias",
+    "batchnorm": "bn",
+    "batch_norm": "bn",
+    "norm": "bn",
+}
 
 
 class ShapeRuleError(ArchSpecError):
@@ -161,6 +217,8 @@ def _check_option(key: str, option: Option, value: Any) -> Any:
                 f"`{key}` must be one of {', '.join(option.choices)}, got `{value}`"
             )
         return value
+    if kind == "act":
+        return activation(value)
     if kind == "ints":
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -268,24 +326,91 @@ def _dropped(n: int, k: int, s: int, p: int, d: int) -> int:
     return (n + 2 * p - d * (k - 1) - 1) % s - p
 
 
-def _act_part(act: str) -> Part:
-    if act == "relu":
-        return Part("relu", "ReLU", kwargs=(("inplace", True),))
-    if act == "relu6":
-        return Part("relu6", "ReLU6", kwargs=(("inplace", True),))
-    if act == "leaky_relu":
-        return Part("leaky_relu", "LeakyReLU", args=(0.01,), kwargs=(("inplace", True),))
-    if act == "softmax":
-        return Part("softmax", "Softmax", kwargs=(("dim", 1),))
-    names = {
-        "sigmoid": "Sigmoid",
-        "tanh": "Tanh",
-        "elu": "ELU",
-        "gelu": "GELU",
-        "silu": "SiLU",
-        "identity": "Identity",
-    }
-    return Part(act, names[act])
+def activation(value: Any) -> str:
+    """An activation as written (`relu`, `swish`, `leaky_relu(0.1)`, or the
+    pair ("leaky_relu", (0.1,)) the elaborator makes of a call) in its
+    canonical text: `relu`, `silu`, `leaky_relu(0.1)`, `prelu(shared)`."""
+    if value in (None, "none"):
+        return "none"
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*", value)
+        if not match:
+            raise SpecValueError(
+                f"`act` is an activation (relu, leaky_relu(0.1), …), not `{value}`"
+            )
+        name, inner = match.groups()
+        args: tuple[Any, ...] = tuple(_literal(a) for a in inner.split(",")) if inner else ()
+    elif isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        name, args = value[0], tuple(value[1])
+    else:
+        raise SpecValueError(f"`act` is an activation (relu, leaky_relu(0.1), …), not `{value}`")
+    name = ACT_ALIASES.get(name, ACT_ALIASES.get(name.lower(), name))
+    form = ACTIVATIONS.get(name) or ACTIVATIONS.get(name.lower())
+    if form is None:
+        from .errors import did_you_mean
+
+        raise SpecValueError(
+            f"unknown activation `{name}`{did_you_mean(name, [*ACTIVATIONS, *ACT_ALIASES])}"
+            f" (activations: {', '.join(ACTIVATIONS)}, none)"
+        )
+    name = name.lower()
+    if len(args) > len(form.args):
+        takes = ", ".join(a for a, _ in form.args) or "no arguments"
+        raise SpecValueError(f"activation `{name}` takes {takes}, got {len(args)} values")
+    shown = [
+        _act_arg(name, key, default, given)
+        for (key, default), given in zip(form.args, args, strict=False)
+    ]
+    return f"{name}({', '.join(shown)})" if shown else name
+
+
+def _literal(text: str) -> Any:
+    text = text.strip()
+    try:
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        return text
+
+
+def _act_arg(name: str, key: str, default: Any, given: Any) -> str:
+    """One argument of a parameterised activation, checked and written back."""
+    if isinstance(default, bool):
+        if given in ("shared", True, 1, "true"):
+            return "shared"
+        if given in ("channels", False, 0, "false"):
+            return "channels"
+        raise SpecValueError(f"`{name}` takes `shared` or `channels`, got `{given}`")
+    if isinstance(given, bool) or not isinstance(given, int | float):
+        raise SpecValueError(f"`{name}`'s {key} must be a number, got `{given}`")
+    return f"{float(given):g}"
+
+
+def act_parts_of(act: str) -> tuple[str, list[str]]:
+    """The name and argument texts of a canonical activation."""
+    name, _, inner = act.partition("(")
+    return name, [a.strip() for a in inner.rstrip(")").split(",")] if inner else []
+
+
+def act_params(act: str | None, channels: int) -> int:
+    """Learnt parameters of an activation: PReLU's slopes (one, or one per channel)."""
+    if not act:
+        return 0
+    name, args = act_parts_of(act)
+    if not ACTIVATIONS[name].learns:
+        return 0
+    return 1 if args and args[0] == "shared" else channels
+
+
+def _act_part(act: str, channels: int = 1) -> Part:
+    name, args = act_parts_of(act)
+    form = ACTIVATIONS[name]
+    kwargs = form.kwargs + ((("inplace", True),) if form.inplace else ())
+    positional: tuple[Any, ...] = ()
+    if name == "leaky_relu":
+        positional = (float(args[0]) if args else 0.01,)
+    elif name == "prelu":
+        positional = (1 if args and args[0] == "shared" else channels,)
+    return Part(name, form.cls, positional, kwargs)
 
 
 def _bn_part(channels: int, attrs: dict[str, Any], vector: bool = False) -> Part:
@@ -309,7 +434,7 @@ def _require_image(inputs: list[Shape], what: str) -> Shape:
 
 _NORM_OPTIONS = {
     "bn": Option("bool", False, doc="batch norm after the conv (before it with order=pre)"),
-    "act": Option("choice", "none", ACTIVATIONS, "activation after the conv"),
+    "act": Option("act", "none", doc="activation after the conv: relu, leaky_relu(0.1), …"),
     "order": Option(
         "choice", "post", ("post", "pre"), "post: conv→BN→act; pre: BN→act→conv (pre-activation)"
     ),
@@ -348,6 +473,10 @@ class Conv(Op):
                 raise SpecValueError(f"`{key}` must be positive, got {attrs[key]}")
         if min(attrs["kernel"]) <= 0:
             raise SpecValueError("kernel sizes must be positive")
+        if attrs.get("table") is None and attrs["out"] % attrs["groups"]:
+            raise SpecValueError(
+                f"groups={attrs['groups']} must divide the output channels ({attrs['out']})"
+            )
         attrs["padding"] = _padding(attrs.pop("pad"), attrs["kernel"], attrs["dilation"])
         if attrs["bias"] is None:
             attrs["bias"] = not attrs["bn"]
@@ -393,8 +522,9 @@ class Conv(Op):
         weights = self._connections(attrs, inputs[0].c) * kh * kw
         bias = out.c if attrs["bias"] else 0
         cin = inputs[0].c
-        norm = 2 * (cin if attrs["order"] == "pre" else out.c) if attrs["bn"] else 0
-        return weights + bias + norm
+        normed = cin if attrs["order"] == "pre" else out.c
+        norm = 2 * normed if attrs["bn"] else 0
+        return weights + bias + norm + act_params(attrs["act"], normed)
 
     def _connections(self, attrs: dict[str, Any], cin: int) -> int:
         """Input-map to output-map connections (each is one kh×kw kernel)."""
@@ -465,7 +595,8 @@ class Conv(Op):
     def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
         cin = inputs[0].c
         core = self.core_part(attrs, cin)
-        act = (_act_part(attrs["act"]),) if attrs["act"] else ()
+        normed = cin if attrs["order"] == "pre" else out.c
+        act = (_act_part(attrs["act"], normed),) if attrs["act"] else ()
         if attrs["order"] == "pre":
             norm = (_bn_part(cin, attrs),) if attrs["bn"] else ()
             return (*norm, *act, core)
@@ -626,7 +757,7 @@ class Linear(Op):
     options: ClassVar[dict[str, Option]] = {
         "out": Option("int", None),
         "bias": Option("bool", True),
-        "act": Option("choice", "none", ACTIVATIONS),
+        "act": Option("act", "none", doc="activation: relu, hardswish, leaky_relu(0.1), …"),
     }
     style = Style("fully connected", "#c9b3ff")
 
@@ -644,7 +775,8 @@ class Linear(Op):
         return Shape(attrs["out"])
 
     def params(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
-        return inputs[0].c * out.c + (out.c if attrs["bias"] else 0)
+        bias = out.c if attrs["bias"] else 0
+        return inputs[0].c * out.c + bias + act_params(attrs["act"], out.c)
 
     def macs(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
         return inputs[0].c * out.c
@@ -661,7 +793,7 @@ class Linear(Op):
     def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
         kwargs = () if attrs["bias"] else (("bias", False),)
         core = Part("fc", "Linear", (inputs[0].c, attrs["out"]), kwargs)
-        return (core, _act_part(attrs["act"])) if attrs["act"] else (core,)
+        return (core, _act_part(attrs["act"], out.c)) if attrs["act"] else (core,)
 
 
 class Flatten(Op):
@@ -760,19 +892,45 @@ class LocalResponseNorm(Op):
 
 
 class Activation(Op):
+    """An activation as a layer of its own (`relu`, `leaky_relu 0.1`,
+    `prelu (shared)`); made from its `ACTIVATIONS` entry."""
+
     style = Style("activation", "#fff3a8", "box")
 
+    def act(self, attrs: dict[str, Any]) -> str:
+        """The canonical activation (`leaky_relu(0.1)`) the layer's options make."""
+        form = ACTIVATIONS[self.name]
+        args = tuple(attrs.get(key, default) for key, default in form.args)
+        changed = any(attrs.get(k, d) != d for k, d in form.args)
+        return activation((self.name, args if changed else ()))
+
+    def params(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return act_params(self.act(attrs), inputs[0].c)
+
     def notation(self, attrs: dict[str, Any]) -> str:
-        return self.name
+        return self.act(attrs).replace("(", " ").replace(")", "")
 
     def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
-        return (_act_part(self.name),)
+        return (_act_part(self.act(attrs), inputs[0].c),)
 
 
-def _activation(act: str, *spellings: str) -> type[Op]:
-    return type(
-        act.title().replace("_", ""), (Activation,), {"name": act, "spellings": (act, *spellings)}
-    )
+def _activation(act: str) -> type[Op]:
+    form = ACTIVATIONS[act]
+    spellings = (act, *(alias for alias, name in ACT_ALIASES.items() if name == act))
+    options = {
+        key: Option("bool" if isinstance(d, bool) else "float", d, doc=form.doc)
+        for key, d in form.args
+    }
+    flags = {key: (key, True) for key, d in form.args if isinstance(d, bool)}
+    positional = tuple(key for key, d in form.args if not isinstance(d, bool))
+    attrs = {
+        "name": act,
+        "spellings": spellings,
+        "options": options,
+        "flags": flags,
+        "positional": positional,
+    }
+    return type(act.title().replace("_", ""), (Activation,), attrs)
 
 
 # ---------------------------------------------------------------- transposed convolution
@@ -838,7 +996,7 @@ class Subsample(Op):
     options: ClassVar[dict[str, Option]] = {
         "kernel": Option("ints", (2, 2)),
         "stride": Option("int", None),
-        "act": Option("choice", "none", ACTIVATIONS),
+        "act": Option("act", "none", doc="activation: relu, hardswish, leaky_relu(0.1), …"),
     }
     style = Style("pooling", "#ffc680")
 
@@ -856,7 +1014,7 @@ class Subsample(Op):
         return Shape(x.c, spatial(x.h, kh, s, 0, 1, False), spatial(x.w, kw, s, 0, 1, False))
 
     def params(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
-        return 2 * out.c
+        return 2 * out.c + act_params(attrs["act"], out.c)
 
     def macs(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
         return out.numel  # one multiply by the coefficient per output
@@ -878,7 +1036,7 @@ class Subsample(Op):
     def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
         kernel = attrs["kernel"][0] if attrs["kernel"][0] == attrs["kernel"][1] else attrs["kernel"]
         core = Part("pool", "Subsample2d", (out.c, kernel, attrs["stride"]), library="archspec")
-        return (core, _act_part(attrs["act"])) if attrs["act"] else (core,)
+        return (core, _act_part(attrs["act"], out.c)) if attrs["act"] else (core,)
 
 
 # ---------------------------------------------------------------- shape plumbing
@@ -891,7 +1049,17 @@ class PadChannels(Op):
     name = "pad_channels"
     spellings = ("pad_channels", "zeropad_channels")
     takes_width = True
-    options: ClassVar[dict[str, Option]] = {"out": Option("int", None)}
+    options: ClassVar[dict[str, Option]] = {
+        "out": Option("int", None),
+        "at": Option(
+            "choice",
+            "both",
+            ("both", "end"),
+            "both: half the zeros before, half after (ResNet option A); end: all after, "
+            "so a residual adds onto the first channels (PyramidNet, ReXNet)",
+        ),
+    }
+    flags: ClassVar[dict[str, tuple[str, Any]]] = {"end": ("at", "end"), "both": ("at", "both")}
     style = Style("reshape", "#f0f0f0")
 
     def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
@@ -910,11 +1078,12 @@ class PadChannels(Op):
         return 0
 
     def notation(self, attrs: dict[str, Any]) -> str:
-        return f"pad_channels-{attrs['out']}"
+        return f"pad_channels-{attrs['out']}" + (" (end)" if attrs["at"] == "end" else "")
 
     def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
         extra = attrs["out"] - inputs[0].c
-        return (Part("pad", "PadChannels", (extra // 2, extra - extra // 2), library="archspec"),)
+        before = 0 if attrs["at"] == "end" else extra // 2
+        return (Part("pad", "PadChannels", (before, extra - before), library="archspec"),)
 
 
 class Pad(Op):
@@ -941,6 +1110,230 @@ class Pad(Op):
 
     def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
         return (Part("pad", "ZeroPad2d", (tuple(attrs["sides"]),)),)
+
+
+class ChannelSlice(Op):
+    """Channels `start` … `start + C − 1` of the input: `slice-58` keeps the first
+    58 (GhostNet), `slice-58 (start=58)` the next 58 (ShuffleNet v2's split)."""
+
+    name = "slice"
+    spellings = ("slice", "channels")
+    takes_width = True
+    options: ClassVar[dict[str, Option]] = {
+        "out": Option("int", None, doc="channels kept (`slice-58`)"),
+        "start": Option("int", 0, doc="first channel kept"),
+    }
+    style = Style("reshape", "#f0f0f0")
+
+    def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().configure(geometry, _with_geometry(values, geometry))
+        if not attrs["out"] or attrs["out"] <= 0:
+            raise SpecValueError("`slice` needs the channels it keeps: `slice-32`")
+        if attrs["start"] < 0:
+            raise SpecValueError(f"`start` must be ≥ 0, got {attrs['start']}")
+        return attrs
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        x = inputs[0]
+        stop = attrs["start"] + attrs["out"]
+        if stop > x.c:
+            raise ShapeRuleError(f"channels {attrs['start']}…{stop - 1} of an input of {x.c}")
+        return Shape(attrs["out"], x.h, x.w)
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return 0  # a view
+
+    def notation(self, attrs: dict[str, Any]) -> str:
+        start = f" (start={attrs['start']})" if attrs["start"] else ""
+        return f"slice-{attrs['out']}{start}"
+
+    def label(self, attrs: dict[str, Any]) -> str:
+        return f"channels {attrs['start']}…{attrs['start'] + attrs['out'] - 1}"
+
+    def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
+        stop = attrs["start"] + attrs["out"]
+        return (Part("slice", "ChannelSlice", (attrs["start"], stop), library="archspec"),)
+
+
+class ChannelShuffle(Op):
+    """ShuffleNet's channel shuffle: C = g·n channels read as g×n, transposed."""
+
+    name = "shuffle"
+    spellings = ("shuffle", "channel_shuffle")
+    positional = ("groups",)
+    options: ClassVar[dict[str, Option]] = {"groups": Option("int", 2, doc="groups g")}
+    style = Style("reshape", "#f0f0f0")
+
+    def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().configure(geometry, values)
+        if attrs["groups"] <= 0:
+            raise SpecValueError(f"`groups` must be positive, got {attrs['groups']}")
+        return attrs
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        x = _require_image(inputs, self.name)
+        if x.c % attrs["groups"]:
+            raise ShapeRuleError(f"{attrs['groups']} groups do not divide {x.c} channels")
+        return x
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return 0  # a permutation
+
+    def notation(self, attrs: dict[str, Any]) -> str:
+        return f"shuffle {attrs['groups']}"
+
+    def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
+        return (Part("shuffle", "ChannelShuffle", (attrs["groups"],)),)
+
+
+class LayerNorm(Op):
+    """Layer norm over the channels of each position (ConvNeXt's LayerNorm2d on
+    a C×H×W tensor; the usual LayerNorm on a vector); a learnt scale and shift
+    per channel."""
+
+    name = "layernorm"
+    spellings = ("layernorm", "layer_norm", "layernorm2d")
+    options: ClassVar[dict[str, Option]] = {"eps": Option("float", 1e-5)}
+    style = Style("normalisation", "#c8f0c8")
+
+    def params(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return 2 * inputs[0].c
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return 4 * out.numel
+
+    def notation(self, attrs: dict[str, Any]) -> str:
+        return "LN"
+
+    def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
+        kwargs = (("eps", attrs["eps"]),) if attrs["eps"] != 1e-5 else ()
+        if inputs[0].is_vector:
+            return (Part("ln", "LayerNorm", (inputs[0].c,), kwargs),)
+        return (Part("ln", "LayerNorm2d", (inputs[0].c,), kwargs, library="archspec"),)
+
+
+class GroupNorm(Op):
+    """Group norm (Wu & He 2018): `groupnorm 32`, a learnt scale and shift per channel."""
+
+    name = "groupnorm"
+    spellings = ("groupnorm", "group_norm", "GN")
+    positional = ("groups",)
+    options: ClassVar[dict[str, Option]] = {
+        "groups": Option("int", 32, doc="groups of channels"),
+        "eps": Option("float", 1e-5),
+    }
+    style = Style("normalisation", "#c8f0c8")
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        x = _require_image(inputs, self.name)
+        if attrs["groups"] <= 0 or x.c % attrs["groups"]:
+            raise ShapeRuleError(f"{attrs['groups']} groups do not divide {x.c} channels")
+        return x
+
+    def params(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return 2 * inputs[0].c
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return 4 * out.numel
+
+    def notation(self, attrs: dict[str, Any]) -> str:
+        return f"GN {attrs['groups']}"
+
+    def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
+        kwargs = (("eps", attrs["eps"]),) if attrs["eps"] != 1e-5 else ()
+        return (Part("gn", "GroupNorm", (attrs["groups"], inputs[0].c), kwargs),)
+
+
+class LayerScale(Op):
+    """A learnt scale per channel, starting at `init` (ConvNeXt's γ): `layer_scale 1e-6`."""
+
+    name = "layer_scale"
+    spellings = ("layer_scale", "layerscale")
+    positional = ("init",)
+    options: ClassVar[dict[str, Option]] = {"init": Option("float", 1e-6, doc="initial value")}
+    style = Style("normalisation", "#dff5df")
+
+    def params(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return inputs[0].c
+
+    def notation(self, attrs: dict[str, Any]) -> str:
+        return f"layer_scale {attrs['init']:g}"
+
+    def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
+        channels = inputs[0].c
+        return (Part("scale", "LayerScale", (channels, attrs["init"]), library="archspec"),)
+
+
+class Upsample(Op):
+    """Resampling: `upsample 2` by a factor, `upsample (size=[h, w])` to a size, or
+    from two tensors `from: [y, ref]` to the spatial size of the second (a
+    segmentation head back to its input; a 1×1 global feature over H×W).
+    `align_corners` must be stated for bilinear resampling."""
+
+    name = "upsample"
+    spellings = ("upsample", "resize", "interpolate")
+    positional = ("factor",)
+    flags: ClassVar[dict[str, tuple[str, Any]]] = {
+        "nearest": ("mode", "nearest"),
+        "bilinear": ("mode", "bilinear"),
+    }
+    options: ClassVar[dict[str, Option]] = {
+        "factor": Option("int", None, doc="scale factor"),
+        "size": Option("ints", None, doc="output size h or [h, w]"),
+        "mode": Option("choice", "nearest", ("nearest", "bilinear")),
+        "align_corners": Option("bool", None, doc="bilinear only; required there"),
+    }
+    style = Style("resampling", "#b9e6e0")
+    max_inputs = 2
+
+    def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().configure(geometry, values)
+        if attrs["factor"] is not None and attrs["size"] is not None:
+            raise SpecValueError("`upsample` takes a factor or a size, not both")
+        if attrs["factor"] is not None and attrs["factor"] <= 0:
+            raise SpecValueError(f"the upsampling factor must be positive, got {attrs['factor']}")
+        if attrs["mode"] == "bilinear" and attrs["align_corners"] is None:
+            raise SpecValueError(
+                "bilinear upsampling needs `align_corners=true` or `align_corners=false`"
+            )
+        if attrs["mode"] == "nearest" and attrs["align_corners"] is not None:
+            raise SpecValueError("`align_corners` applies to bilinear upsampling only")
+        if attrs["size"] is not None:
+            attrs["size"] = _pair(attrs["size"])
+        return attrs
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        x = _require_image(inputs, self.name)
+        assert x.h is not None and x.w is not None
+        if len(inputs) == 2:
+            ref = _require_image(inputs[1:], "the size reference of upsample")
+            if attrs["factor"] is not None or attrs["size"] is not None:
+                raise ShapeRuleError("with a size reference, give no factor or size")
+            return Shape(x.c, ref.h, ref.w)
+        if attrs["size"] is not None:
+            return Shape(x.c, *attrs["size"])
+        if attrs["factor"] is None:
+            raise ShapeRuleError(
+                "give a factor (`upsample 2`), a size, or a tensor to match (`from: [y, ref]`)"
+            )
+        return Shape(x.c, x.h * attrs["factor"], x.w * attrs["factor"])
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return out.numel * (4 if attrs["mode"] == "bilinear" else 1)
+
+    def notation(self, attrs: dict[str, Any]) -> str:
+        how = f" {attrs['factor']}" if attrs["factor"] else ""
+        return f"upsample{how} ({attrs['mode']})"
+
+    def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
+        kwargs: tuple[tuple[str, Any], ...] = (("mode", attrs["mode"]),)
+        if attrs["align_corners"] is not None:
+            kwargs += (("align_corners", attrs["align_corners"]),)
+        if len(inputs) == 2:
+            return (Part("resize", "Resize", kwargs=kwargs, library="archspec"),)
+        if attrs["factor"] is not None:
+            return (Part("up", "Upsample", kwargs=(("scale_factor", attrs["factor"]), *kwargs)),)
+        return (Part("up", "Upsample", kwargs=(("size", attrs["size"]), *kwargs)),)
 
 
 class DropPath(Op):
@@ -979,11 +1372,16 @@ class Join(Op):
     max_inputs = 64
     style = Style("join", "#ffffff", "circle")
 
+    broadcasts: ClassVar[bool] = False  # a C×1×1 input is spread over H×W
+
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
         first = inputs[0]
-        for other in inputs[1:]:
-            if other != first:
-                raise ShapeRuleError(f"`{self.name}` of different shapes: {first} and {other}")
+        if self.broadcasts:
+            first = max(inputs, key=lambda s: s.numel)
+        for other in inputs:
+            if other != first and not (self.broadcasts and _spreads(other, first)):
+                shown = " and ".join(dict.fromkeys(str(s) for s in inputs))
+                raise ShapeRuleError(f"`{self.name}` of different shapes: {shown}")
         return first
 
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
@@ -993,9 +1391,15 @@ class Join(Op):
         return (1, 1)
 
 
+def _spreads(small: Shape, big: Shape) -> bool:
+    """A C×1×1 tensor broadcasts over a C×H×W one (a global feature, an SE gate)."""
+    return small.c == big.c and (small.h, small.w) == (1, 1) and not big.is_vector
+
+
 class Add(Join):
     name = "add"
     spellings = ("add",)
+    broadcasts = True
 
     def notation(self, attrs: dict[str, Any]) -> str:
         return "+"
@@ -1004,6 +1408,7 @@ class Add(Join):
 class Mul(Join):
     name = "mul"
     spellings = ("mul",)
+    broadcasts = True
 
     def notation(self, attrs: dict[str, Any]) -> str:
         return "×"
@@ -1107,17 +1512,14 @@ for _op in (
     Subsample(),
     PadChannels(),
     Pad(),
+    ChannelSlice(),
+    ChannelShuffle(),
+    LayerNorm(),
+    GroupNorm(),
+    LayerScale(),
+    Upsample(),
     DropPath(),
-    _activation("relu")(),
-    _activation("relu6")(),
-    _activation("sigmoid")(),
-    _activation("tanh")(),
-    _activation("softmax")(),
-    _activation("leaky_relu")(),
-    _activation("elu")(),
-    _activation("gelu")(),
-    _activation("silu", "swish")(),
-    _activation("identity")(),
+    *(_activation(act)() for act in ACTIVATIONS),
     Add(),
     Mul(),
     Mean(),

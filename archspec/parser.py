@@ -18,11 +18,11 @@ use `from:`, `head:` and `join: add | concat | mean | mul` over `from: [a, b]`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import ast
-from .errors import Diagnostics, Span, SpecSyntaxError, SpecValueError
+from .errors import Diagnostics, Span, SpecSyntaxError, SpecValueError, did_you_mean
 from .grammar import (
     Token,
     Transformer,
@@ -38,7 +38,7 @@ from .limits import MAX_CHANNELS, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, MA
 from .yamlspan import YList, YMap, YNode, YScalar, decode_spec, load_yaml
 
 JOINS = ("add", "concat", "mean", "mul")
-TAP_KEYS = ("from", "head", "join")
+TAP_KEYS = ("from", "head", "join", "split")
 TOP_KEYS = (
     "name",
     "title",
@@ -99,6 +99,9 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def call(self, meta, children):
         head, stride, width, args = children[0], None, None, []
+        if isinstance(head, tuple):  # `conv{k}/{s}-{c}`: a braced kernel against the name
+            head, kernel = head
+            args.append(ast.Arg("kernel", kernel, span=kernel.span))
         for child in children[1:]:
             tag, value = child
             if tag == "stride":
@@ -113,6 +116,9 @@ class _ToAst(Transformer):
 
     def named_head(self, children):
         return str(children[0])
+
+    def kernel_head(self, children):
+        return (str(children[0]), children[1])
 
     def computed_head(self, children):
         return children[0]
@@ -441,11 +447,27 @@ class _SpecReader:
                 return self.conditional(value, label)
             if keys and keys[0] in self.combinators:
                 return self.combinator(value, label)
+            if keys == ["layers"]:  # `stem: {layers: [...]}` names a sequence
+                return self.body(value.entries[0][1], label)
             if any(k in keys for k in (*TAP_KEYS, "layers")):
                 return self.tap(value, label)
             # `bottleneck: {width: 64}` — a block called with keyword args
             return ast.Call(label, args=self.args(value), span=key.span)
+        if isinstance(value, YList):
+            self.error(self.unknown_key(key, label))
+            return None
         return self.body(value, label)
+
+    def unknown_key(self, key: YScalar, label: str) -> SpecSyntaxError:
+        """A list under a key that is neither a combinator nor a block: a typo'd
+        combinator (`concta:`) more often than a name."""
+        keys = [*self.combinators, *TAP_KEYS, "if"]
+        return SpecSyntaxError(
+            f"unknown combinator `{label}`{did_you_mean(label, keys)} (combinators: "
+            f"{', '.join(self.combinators)}); to name a list of layers, write "
+            f"`{label}: {{layers: [...]}}`",
+            key.span,
+        )
 
     def combinator(self, node: YMap, label: str | None) -> ast.Node | None:
         (kind_key, first), *rest = node.entries
@@ -507,6 +529,7 @@ class _SpecReader:
         join: str | None = None
         is_head = False
         when = drop_path = None
+        split: tuple[tuple[str, ast.Expr], ...] = ()
         for key, value in node.entries:
             field_name = str(key.value)
             if field_name == "from":
@@ -526,13 +549,17 @@ class _SpecReader:
                 when = self.expr(value)
             elif field_name == "drop_path":
                 drop_path = self.expr(value)
+            elif field_name == "split":
+                split = self.groups(value)
+                if not split:
+                    return None  # reported; a broken split is no layer entry either
             elif field_name == "name" and isinstance(value, YScalar):
                 name = str(value.value)
             else:
                 self.error(
                     SpecSyntaxError(
                         f"unknown key `{field_name}` in a graph entry "
-                        "(use from, layers, head, join, drop_path or when)",
+                        "(use from, layers, head, join, split, drop_path or when)",
                         key.span,
                     )
                 )
@@ -542,7 +569,32 @@ class _SpecReader:
             self.error(SpecSyntaxError(f"`{join}` joins two or more tensors", node.span))
         if drop_path is not None and join != "mean":
             self.error(SpecSyntaxError("`drop_path` applies to a `join: mean`", node.span))
-        return ast.Tap(name, tuple(sources), body, join, is_head, when, drop_path, span=node.span)
+        if split and (body is not None or join or name):
+            self.error(
+                SpecSyntaxError("a `split` entry names its parts and takes no layers", node.span)
+            )
+        return ast.Tap(
+            name, tuple(sources), body, join, is_head, when, drop_path, split, span=node.span
+        )
+
+    def groups(self, node: YNode) -> tuple[tuple[str, ast.Expr], ...]:
+        """`split: {a: 24, b: in.c - 24}`: tensor names and their channel counts."""
+        if not isinstance(node, YMap) or not node.entries:
+            self.error(
+                SpecSyntaxError(
+                    "`split` maps each part's name to its channels: `split: {a: 24, b: 24}`",
+                    node.span,
+                )
+            )
+            return ()
+        out = []
+        for key, value in node.entries:
+            expr = self.expr(value)
+            if not IDENTIFIER.match(str(key.value)):
+                self.error(SpecSyntaxError("expected a tensor name", key.span))
+            elif expr is not None:
+                out.append((str(key.value), expr))
+        return tuple(out)
 
     def names(self, node: YNode) -> list[str]:
         items = node.items if isinstance(node, YList) else (node,)
@@ -607,29 +659,32 @@ def read_spec(
     base_dir: Path | None = None,
     *,
     combinators: Mapping[str, ast.Syntax],
+    bundled: Sequence[Path] = (),
 ) -> ast.Spec:
     """The spec's AST. `combinators` are the block kinds' spec keys and how
     each is written (`archspec.blocks.SYNTAX`), handed in so that syntax does
-    not depend on the stages above it."""
+    not depend on the stages above it; `bundled` are the folders where
+    `base: vgg_d` finds a bundled spec.
+
+    `name` is the file's own `name:` (never its base's), or "" when it has
+    none (the API then names it after its variant or its file)."""
     root = load_yaml(text, filename)
     if not isinstance(root, YMap):
         raise SpecSyntaxError(
             "a spec is a YAML mapping with `name`, `input` and `layers`", root.span
         )
-    root = _merge_base(root, filename, base_dir, diag)
+    own_name = root.get("name")
+    root = _merge_base(root, base_dir, tuple(bundled), 0)
     reader = _SpecReader(diag, combinators)
     for key, _ in root.entries:
         if str(key.value) not in TOP_KEYS:
-            from .errors import did_you_mean
-
             diag.error(
                 SpecSyntaxError(
                     f"unknown top-level key `{key.value}`{did_you_mean(str(key.value), TOP_KEYS)}",
                     key.span,
                 )
             )
-    name_node = root.get("name")
-    name = str(name_node.value) if isinstance(name_node, YScalar) else Path(filename).stem
+    name = str(own_name.value) if isinstance(own_name, YScalar) else ""
     title_node = root.get("title") or root.get("paper")
     title = str(title_node.value) if isinstance(title_node, YScalar) else ""
     shape = parse_input_shape(root.get("input"), diag, root.span)
@@ -675,26 +730,23 @@ def _read_weights(node: YNode | None, reader: _SpecReader) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _merge_base(root: YMap, filename: str, base_dir: Path | None, diag: Diagnostics) -> YMap:
-    """`base: family.yaml` — the keys of this file override those of the family
-    file, which must sit in the same folder (a spec never reads elsewhere)."""
+MAX_BASES = 8  # `base:` chains deeper than this are refused (a cycle, most likely)
+
+
+def _merge_base(root: YMap, base_dir: Path | None, bundled: tuple[Path, ...], depth: int) -> YMap:
+    """`base: family.yaml` or `base: vgg_d` — the keys of this file override
+    those of its base (a file in this spec's folder tree, or a bundled spec),
+    merging `params`, `defaults` (op by op), `blocks` and `variants` key by key."""
     base = root.get("base")
     if base is None:
         return root
-    target = str(base.value) if isinstance(base, YScalar) else ""
-    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.ya?ml", target) or base_dir is None:
-        raise SpecSyntaxError(
-            f"`base:` names a .yaml file in the same folder, not `{target}`", base.span
-        )
-    path = (base_dir / target).resolve()
-    # Resolved first: a symlink named like a family file must not reach out.
-    if path.parent != base_dir.resolve() or not path.is_file():
-        raise SpecSyntaxError(f"base file `{target}` not found next to this spec", base.span)
+    if depth >= MAX_BASES:
+        raise SpecSyntaxError(f"`base:` chains deeper than {MAX_BASES} files", base.span)
+    path = _base_path(base, base_dir, bundled)
     parent = load_yaml(decode_spec(path.read_bytes(), str(path)), str(path))
     if not isinstance(parent, YMap):
         raise SpecSyntaxError("a base spec must be a mapping", parent.span)
-    if parent.get("base") is not None:
-        raise SpecSyntaxError("a base spec cannot itself have a `base:`", parent.span)
+    parent = _merge_base(parent, path.parent, bundled, depth + 1)
     own = {str(k.value): v for k, v in root.entries if str(k.value) != "base"}
     entries = []
     for key, value in parent.entries:
@@ -703,13 +755,62 @@ def _merge_base(root: YMap, filename: str, base_dir: Path | None, diag: Diagnost
             entries.append((key, value))
         elif str(key.value) in MERGED_KEYS and isinstance(value, YMap) and isinstance(mine, YMap):
             # `params: {aux: true}` overrides one constant, not the family's whole table
-            names = set(mine.keys())
-            kept = tuple((k, v) for k, v in value.entries if str(k.value) not in names)
-            entries.append((key, YMap(kept + mine.entries, mine.span)))
+            deep = str(key.value) == "defaults"
+            entries.append((key, _merged(value, mine, deep)))
         else:
             entries.append((key, mine))
     entries += [(k, v) for k, v in root.entries if str(k.value) in own]
     return YMap(tuple(entries), root.span)
+
+
+def _merged(theirs: YMap, mine: YMap, deep: bool) -> YMap:
+    """`mine` over `theirs` key by key; with `deep`, mappings under the same key
+    merge too (`defaults: {conv: {bn: true}}` keeps the base's other conv defaults)."""
+    own = {str(k.value): v for k, v in mine.entries}
+    entries = []
+    for key, value in theirs.entries:
+        mine_value = own.pop(str(key.value), None)
+        if mine_value is None:
+            entries.append((key, value))
+        elif deep and isinstance(value, YMap) and isinstance(mine_value, YMap):
+            entries.append((key, _merged(value, mine_value, False)))
+        else:
+            entries.append((key, mine_value))
+    entries += [(k, v) for k, v in mine.entries if str(k.value) in own]
+    return YMap(tuple(entries), mine.span)
+
+
+def _base_path(base: YNode, base_dir: Path | None, bundled: tuple[Path, ...]) -> Path:
+    """The file `base:` names: a bundled spec by name (`vgg_d`), or a relative
+    path inside this spec's folder tree (`_resnet.yaml`, `families/_vgg.yaml`),
+    never an absolute path or one that leaves the folder (symlinks resolved)."""
+    target = str(base.value) if isinstance(base, YScalar) else ""
+    if IDENTIFIER.match(target):
+        for folder in (*((base_dir,) if base_dir else ()), *bundled):
+            for stem in (target, f"_{target}"):
+                path = (folder / f"{stem}.yaml").resolve()  # a symlink must not reach out
+                if path.is_file() and path.is_relative_to(folder.resolve()):
+                    return path
+        raise SpecSyntaxError(f"`base: {target}` names no bundled spec", base.span)
+    if not re.fullmatch(r"[^\0]+\.ya?ml", target) or Path(target).is_absolute():
+        raise SpecSyntaxError(
+            "`base:` names a bundled spec (`vgg_d`) or a relative path to a .yaml file "
+            f"inside this spec's folder, not `{target}`",
+            base.span,
+        )
+    if base_dir is None:
+        raise SpecSyntaxError(
+            f"`base: {target}` needs the spec's folder: load the spec from a file", base.span
+        )
+    folder = base_dir.resolve()
+    path = (base_dir / target).resolve()
+    if not path.is_relative_to(folder):
+        raise SpecSyntaxError(
+            f"`base: {target}` leaves this spec's folder; a base must sit inside it", base.span
+        )
+    if not path.is_file():
+        raise SpecSyntaxError(f"base file `{target}` not found in this spec's folder", base.span)
+    return path
 
 
 def _read_defaults(node: YNode | None, reader: _SpecReader) -> tuple:
@@ -815,8 +916,6 @@ def _read_block(key: YScalar, node: YNode, reader: _SpecReader) -> ast.BlockDef 
             body = reader.mapping_entry(rest)
             break
         else:
-            from .errors import did_you_mean
-
             reader.error(
                 SpecSyntaxError(
                     f"unknown key `{field_name}` in block `{name}`"

@@ -196,6 +196,51 @@ class PadChannels(nn.Module):
         return nn.functional.pad(x, sides)
 
 
+class ChannelSlice(nn.Module):
+    """Channels start … stop − 1 of the input (a view)."""
+
+    def __init__(self, start: int, stop: int) -> None:
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start : self.stop]
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """Layer norm over the channels of each position of an N×C×H×W tensor
+    (ConvNeXt's LayerNorm2d): a learnt weight and bias per channel."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class LayerScale(nn.Module):
+    """A learnt scale per channel, starting at `init` (ConvNeXt's γ)."""
+
+    def __init__(self, channels: int, init: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((channels, 1, 1), float(init)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight if x.dim() == 4 else self.weight[:, 0, 0]
+        return x * weight
+
+
+class Resize(nn.Module):
+    """Resamples x to the spatial size of a second tensor."""
+
+    def __init__(self, mode: str = "nearest", align_corners: bool | None = None) -> None:
+        super().__init__()
+        self.mode, self.align_corners = mode, align_corners
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return nn.functional.interpolate(x, size=ref.shape[-2:], mode=self.mode,
+                                         align_corners=self.align_corners)  # fmt: skip
+
+
 class DropPath(nn.Module):
     """Drops the whole input for a random subset of samples while training,
     scaling the kept ones by 1/(1 − p); the identity in eval mode."""
@@ -249,8 +294,10 @@ COMBINATORS: dict[str, type[nn.Module]] = {
 # Classes an op's `Part(library="archspec")` may name. They initialise
 # themselves in their constructors; `init_weights` leaves them alone.
 PART_CLASSES: dict[str, type[nn.Module]] = {
-    cls.__name__: cls for cls in (TableConv2d, Subsample2d, PadChannels, DropPath, MeanJoin)
-}
+    cls.__name__: cls
+    for cls in (TableConv2d, Subsample2d, PadChannels, DropPath, MeanJoin, ChannelSlice,
+                LayerNorm2d, LayerScale, Resize)
+}  # fmt: skip
 
 # Attribute names the combinators use themselves; a child may not take them.
 INTERNAL_NAMES = frozenset({"_scale", "_post", "_has_shortcut", "_drop_path", "scale_", "post_",

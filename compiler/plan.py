@@ -37,7 +37,7 @@ JOINS = ("add", "mul", "mean", "concat")
 
 # Parts whose output is (or may be) a view of their input: flatten is a view,
 # dropout, drop-path and identity return the input itself in eval mode.
-ALIASING_PARTS = frozenset({"Flatten", "Dropout", "Identity", "DropPath"})
+ALIASING_PARTS = frozenset({"Flatten", "Dropout", "Identity", "DropPath", "ChannelSlice"})
 
 # Every name a submodule may not take: what the elaborator avoids, plus what
 # this torch really defines on a module (defence in depth).

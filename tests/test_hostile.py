@@ -192,8 +192,13 @@ def test_base_through_a_symlink_is_refused_and_never_echoed(tmp_path: Path) -> N
     (folder / "net.yaml").write_text("base: family.yaml\nname: n\n", encoding="utf-8")
     code, _out, err = run_cli(["check", str(folder / "net.yaml")])
     assert code == 1
-    assert "base file `family.yaml` not found next to this spec" in err
+    assert "`base: family.yaml` leaves this spec's folder; a base must sit inside it" in err
     assert "root:x" not in err and "secret" not in err
+    (folder / "family.yaml").unlink()
+    (folder / "_alias.yaml").symlink_to(secret)  # a bundled-style name, symlinked out
+    (folder / "net.yaml").write_text("base: alias\nname: n\n", encoding="utf-8")
+    code, _out, err = run_cli(["check", str(folder / "net.yaml")])
+    assert code == 1 and "root:x" not in err and "names no bundled spec" in err
 
 
 def test_the_size_budget_refuses_a_large_file_at_once(tmp_path: Path) -> None:

@@ -86,6 +86,17 @@ REFERENCE_PARAMS = {
     "tv_vgg13_bn": (133_053_736, "torchvision vgg13_bn"),
     "tv_vgg16_bn": (138_365_992, "torchvision vgg16_bn"),
     "tv_vgg19_bn": (143_678_248, "torchvision vgg19_bn"),
+    "mobilenet_v3_small": (2_542_856, "torchvision mobilenet_v3_small"),
+    "shufflenet_v2_x0_5": (1_366_792, "torchvision shufflenet_v2_x0_5"),
+    "shufflenet_v2_x2_0": (7_393_996, "torchvision shufflenet_v2_x2_0"),
+    "convnext_small": (50_223_688, "torchvision convnext_small"),
+    "lraspp_mobilenet_v3_large": (3_221_538, "torchvision segmentation lraspp_mobilenet_v3_large"),
+    "fcn_resnet50": (32_957_013, "torchvision segmentation fcn_resnet50, no aux head"),
+    "pyramidnet110_a48": (
+        1_772_706,
+        "computed from the authors' PyramidNet-PyTorch (basic blocks, widths round(16 + 48k/54),"
+        " BN-only conv layers, 10-way FC); the paper's Table 4 prints 1.7M",
+    ),
 }
 
 

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from .. import ast
 from ..errors import ShapeError
-from ..ir import Cost
+from ..ir import Cost, Field
 from ..ops import Style
 from .base import Context, Endpoint, Flow, Kind, Pen, Scope, Syntax, assemble, join_id
 
@@ -35,7 +35,8 @@ class Scale(Kind):
                 f"it must give {x.c} or {x.c}×1×1",
                 item.span,
             )
-        result = Flow(x, flow.field)
+        # the product sees everything the gate saw (a global pool: the whole input)
+        result = Flow(x, Field(max(flow.field.size, out.field.size), flow.field.jump))
         own = Cost(other_ops=x.numel, memory=x.numel)
         return assemble(cls, name, [gate], [flow], [result], "scale", item.span, own), result
 

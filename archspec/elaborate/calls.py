@@ -19,7 +19,7 @@ from ..errors import (
 from ..expr import ShapeValue, evaluate
 from ..ir import Block, Node
 from ..limits import MAX_BLOCK_DEPTH
-from ..ops import REGISTRY, Op
+from ..ops import OP_HINTS, REGISTRY, Op
 from .scope import Scope
 
 if TYPE_CHECKING:
@@ -193,8 +193,13 @@ def _show(value: Any) -> str:
 
 
 def suggest(head: str, candidates: list[str]) -> str:
-    """did-you-mean for an op name that may carry a kernel size (`cnov3` → `conv3`)."""
+    """did-you-mean for an op name that may carry a kernel size (`cnov3` → `conv3`),
+    or what to write for a name from another notation (`LN`, `dwconv3`)."""
     match = re.fullmatch(r"([A-Za-z_]+?)(\d+(?:x\d+)?)", head)
+    prefix = match.group(1) if match else head
+    hint = OP_HINTS.get(prefix.lower()) or OP_HINTS.get(head.lower())
+    if hint:
+        return f" — {hint}"
     if match:
         prefix, kernel = match.groups()
         hint = did_you_mean(prefix, candidates)

@@ -6,11 +6,18 @@ from typing import TYPE_CHECKING
 
 from .. import ast
 from ..blocks import Flow, Graph, assemble
-from ..errors import ShapeError, Span, SpecNameError, SpecSyntaxError, did_you_mean
+from ..errors import (
+    ArchSpecError,
+    ShapeError,
+    Span,
+    SpecNameError,
+    SpecSyntaxError,
+    did_you_mean,
+)
 from ..expr import evaluate
 from ..ir import Node
 from ..naming import python_name
-from ..ops import JOIN_OPS, Geometry
+from ..ops import JOIN_OPS, REGISTRY, Geometry, Op
 from .calls import block_call
 from .scope import Scope
 
@@ -37,7 +44,15 @@ class GraphWalk:
 
     def chain_entry(self, item: ast.Node, scope: Scope) -> None:
         """A plain entry: it reads the tensor before it."""
-        for child, flow in self.elab.expand(item, self.tensors[self.previous], scope, self.names):
+        made = self.elab.expand(item, self.tensors[self.previous], scope, self.names)
+        label = getattr(item, "label", None)
+        if label and (not made or any(flow is None for _, flow in made)):
+            # it failed: its name still exists, so readers add no errors of their own
+            self.tensors[python_name(label)] = None
+            self.previous = python_name(label)
+            self.broken = True
+            return
+        for child, flow in made:
             self.add(child, (self.previous,), flow)
             self.previous = child.name
 
@@ -56,6 +71,9 @@ class GraphWalk:
 
     def tap(self, item: ast.Tap, scope: Scope) -> None:
         if item.when is not None and not self.elab.truth(item.when, scope):
+            return
+        if item.split:
+            self.split(item, scope)
             return
         sources = tuple(self.resolve(s) for s in item.sources) or (self.previous,)
         missing = [s for s in sources if s not in self.tensors]
@@ -82,6 +100,48 @@ class GraphWalk:
             self.heads.append(node.name)
         else:
             self.previous = node.name
+
+    def split(self, item: ast.Tap, scope: Scope) -> None:
+        """`split: {a: 24, b: 24}`: named channel groups of one tensor, each a
+        channel slice; together they must cover its channels exactly."""
+        source = item.sources[0] if item.sources else self.previous
+        if len(item.sources) > 1 or source not in self.tensors:
+            where = "one tensor" if len(item.sources) > 1 else f"unknown tensor `{source}`"
+            self.elab.diag.error(SpecNameError(f"`split` reads {where}", item.span))
+            self.broken = True
+            return
+        flow = self.tensors[source]
+        start = 0
+        for part, expr in item.split:
+            name, fresh = self.names.claim(part)
+            if not fresh:
+                self.elab.diag.error(duplicate(name, item.span))
+            try:
+                width = self.elab.int(expr, scope, "a channel count")
+                made = None
+                if flow is not None:
+                    values = {"start": start}
+                    op = REGISTRY.ops["slice"]
+                    geometry = Geometry(width=width)
+                    made = self.elab.layer(op, values, geometry, [flow], name, expr.span)
+            except ArchSpecError as exc:
+                self.elab.diag.error(exc)
+                made, width = None, 0
+            start += width
+            if made is None:
+                self.tensors[name] = None
+                self.broken = True
+                continue
+            self.add(made[0], (source,), made[1])
+            self.previous = name
+        if flow is not None and not self.broken and start != flow.shape.c:
+            self.elab.diag.error(
+                ShapeError(
+                    f"`split` parts take {start} channels of the {flow.shape.c} of `{source}`",
+                    item.span,
+                )
+            )
+            self.broken = True
 
 
 def duplicate(name: str, span: Span) -> SpecNameError:
@@ -151,6 +211,10 @@ def _multi_input_call(
     body = item.body
     if isinstance(body, ast.Seq) and len(body.items) == 1:
         body = body.items[0]
+    op = _multi_input_op(elab, body, len(flows))
+    if op is not None and isinstance(body, ast.Call):  # `from: [y, ref], layers: upsample`
+        geometry, values = elab.layers.values(op[0], op[1], body, scope)
+        return elab.layer(op[0], values, geometry, flows, name, body.span)
     bdef = (
         elab.blocks.get(body.head)
         if isinstance(body, ast.Call) and isinstance(body.head, str)
@@ -166,3 +230,15 @@ def _multi_input_call(
         )
         return None
     return block_call(elab, body, bdef, flows, scope, name)
+
+
+def _multi_input_op(
+    elab: Elaborator, body: ast.Node, inputs: int
+) -> tuple[Op, tuple[int, int] | None] | None:
+    """The op a multi-input entry calls, if it is one op that takes that many inputs."""
+    if not isinstance(body, ast.Call) or not isinstance(body.head, str):
+        return None
+    if body.head in elab.blocks:
+        return None
+    found = REGISTRY.lookup(body.head)
+    return found if found is not None and found[0].max_inputs >= inputs else None

@@ -8,11 +8,10 @@ from typing import Any
 from .. import ast
 from ..blocks import Flow
 from ..errors import Diagnostics, ShapeError, Span, SpecValueError
-from ..expr import evaluate
 from ..ir import Attrs, Cost, Field, Layer, Shape
 from ..limits import MAX_CHANNELS, MAX_LAYERS, MAX_SPATIAL
 from ..ops import Geometry, Op, ShapeRuleError
-from .scope import Scope, unknown_option
+from .scope import Scope, option_value, unknown_option
 from .values import as_checked_int
 
 
@@ -40,7 +39,7 @@ class LayerMaker:
         values = dict(self.defaults.get(op.name, {}))
         slots = list(op.positional)
         for arg in call.args:
-            value = evaluate(arg.value, scope)
+            value = option_value(arg.value, scope)
             if arg.name is None:
                 if isinstance(arg.value, ast.Str) and value in op.flags:
                     key, flag_value = op.flags[value]
@@ -51,11 +50,22 @@ class LayerMaker:
                     raise SpecValueError(
                         f"`{op.name}` takes no positional value `{value}`", arg.span
                     )
+            elif arg.name == "kernel" and not op.takes_kernel:
+                raise SpecValueError(f"`{op.name}` takes no kernel size", arg.span)
             elif arg.name not in op.options:
                 raise unknown_option(op, arg)
             else:
                 values[arg.name] = value
         return Geometry(kernel, stride, width), values
+
+    def check(self, op: Op, kernel: tuple[int, int] | None, call: ast.Call, scope: Scope) -> None:
+        """Without an input shape (after an error upstream): the call's options
+        are still checked, and whatever the op can tell without its input."""
+        geometry, values = self.values(op, kernel, call, scope)
+        try:
+            op.configure(geometry, values)
+        except SpecValueError as exc:
+            raise SpecValueError(exc.message, call.span) from None
 
     def layer(
         self,

@@ -3,12 +3,13 @@ per-op defaults. The one place that decides the variant (the API asks here too).
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
 from .. import ast
-from ..errors import ArchSpecError, Diagnostics, SpecNameError, did_you_mean
+from ..errors import ArchSpecError, Diagnostics, Span, SpecNameError, did_you_mean
 from ..expr import evaluate
-from ..ops import REGISTRY, Op
+from ..ops import ACT_ALIASES, ACTIVATIONS, OPTION_HINTS, REGISTRY, Op
 
 Scope = dict[str, Any]
 
@@ -28,9 +29,18 @@ def chosen_variant(spec: ast.Spec, variant: str | None) -> str | None:
 
 
 def network_name(spec: ast.Spec, variant: str | None) -> str:
-    """A family file names the network after its variant (`resnet50`)."""
+    """The spec's own `name:` (a `resnet50_v1_5.yaml` on the ResNet family is
+    `resnet50_v1_5`), unless a variant other than the file's own is asked
+    for; a family file without a name is named after its variant (`resnet50`),
+    anything else after its file."""
     chosen = chosen_variant(spec, variant)
-    return chosen if chosen and spec.variants else spec.name
+    written = dict(spec.constants).get("variant")
+    own = written.value if isinstance(written, ast.Str) else None
+    if spec.name and (variant is None or variant == own or not spec.variants):
+        return spec.name
+    if chosen and spec.variants:
+        return chosen
+    return spec.name or PurePath(spec.path).stem
 
 
 def file_scope(spec: ast.Spec, variant: str | None, diag: Diagnostics) -> Scope:
@@ -45,7 +55,7 @@ def file_scope(spec: ast.Spec, variant: str | None, diag: Diagnostics) -> Scope:
         diag.error(
             SpecNameError(
                 f"unknown variant `{chosen}`{did_you_mean(chosen, variants)} (variants: {known})",
-                spec.span,
+                _variant_span(spec) if variant is None else spec.span,
             )
         )
     elif chosen is not None:
@@ -56,6 +66,12 @@ def file_scope(spec: ast.Spec, variant: str | None, diag: Diagnostics) -> Scope:
         except ArchSpecError as exc:
             diag.error(exc)
     return scope
+
+
+def _variant_span(spec: ast.Spec) -> Span:
+    """Where the file chose its variant (`variant: small`), else the spec itself."""
+    written = dict(spec.constants).get("variant")
+    return written.span if written is not None else spec.span
 
 
 def op_defaults(spec: ast.Spec, scope: Scope, diag: Diagnostics) -> dict[str, dict[str, Any]]:
@@ -79,7 +95,7 @@ def op_defaults(spec: ast.Spec, scope: Scope, diag: Diagnostics) -> dict[str, di
                 diag.error(unknown_option(op, arg))
                 continue
             try:
-                values[arg.name] = evaluate(arg.value, scope)
+                values[arg.name] = option_value(arg.value, scope)
             except ArchSpecError as exc:
                 diag.error(exc)
     return out
@@ -87,8 +103,24 @@ def op_defaults(spec: ast.Spec, scope: Scope, diag: Diagnostics) -> dict[str, di
 
 def unknown_option(op: Op, arg: ast.Arg) -> SpecNameError:
     allowed = sorted(op.options)
+    written = OPTION_HINTS.get((arg.name or "").lower())
+    hint = (
+        f" — write `{written}=`" if written in op.options else did_you_mean(arg.name or "", allowed)
+    )
     return SpecNameError(
-        f"`{op.name}` has no option `{arg.name}`{did_you_mean(arg.name or '', allowed)}"
-        f" (options: {', '.join(allowed) or 'none'})",
+        f"`{op.name}` has no option `{arg.name}`{hint} (options: {', '.join(allowed) or 'none'})",
         arg.span,
     )
+
+
+def option_value(expr: ast.Expr, scope: Scope) -> Any:
+    """An op option's value. An activation written as a call, `leaky_relu(0.1)`
+    or `prelu(shared)`, is the pair (name, arguments); its bare-word arguments
+    are words, not names."""
+    if isinstance(expr, ast.Func) and (expr.name in ACTIVATIONS or expr.name in ACT_ALIASES):
+        args = tuple(
+            arg.name if isinstance(arg, ast.Var) and arg.name not in scope else evaluate(arg, scope)
+            for arg in expr.args
+        )
+        return (expr.name, args)
+    return evaluate(expr, scope)

@@ -51,7 +51,11 @@ class Elaborator:
         self.reserved = frozenset(reserved)
         self.blocks = self._block_defs()
         self.variant = variant
+        errors = len(diag.errors)
         self.globals = file_scope(spec, variant, diag)
+        self.unknown_variant = any(
+            message.startswith("unknown variant") for message in _messages(diag, errors)
+        )
         self.defaults = op_defaults(spec, self.globals, diag)
         self.layers = LayerMaker(self.defaults, diag)
         self.depth = 0
@@ -69,6 +73,8 @@ class Elaborator:
         return blocks
 
     def run(self) -> Block | None:
+        if self.unknown_variant:  # every later error would be a consequence of it
+            return None
         shape = Shape(*self.spec.input)
         name = self.namespace(()).unreserved(python_name(network_name(self.spec, self.variant)))
         scope = {**self.globals, "in": ShapeValue(shape.c, shape.h, shape.w)}
@@ -255,8 +261,8 @@ class Elaborator:
                 return []
             return _one(calls.block_call(self, call, target, [flow], scope, name))
         op, kernel = target
-        if flow is None:
-            self.layers.values(op, kernel, call, scope)
+        if flow is None:  # after an error upstream: check all that needs no input shape
+            self.layers.check(op, kernel, call, scope)
             return []
         out: Made = []
         if op.name == "fc" and not flow.shape.is_vector:
@@ -269,6 +275,10 @@ class Elaborator:
         geometry, values = self.layers.values(op, kernel, call, scope)
         out.append(self.layer(op, values, geometry, [flow], name, call.span))
         return out
+
+
+def _messages(diag: Diagnostics, since: int) -> list[str]:
+    return [error.message for error in diag.errors[since:]]
 
 
 def _label(item: ast.Node) -> str | None:
