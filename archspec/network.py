@@ -309,9 +309,8 @@ def _input_shape(value: str | Sequence[int]) -> tuple[int, ...]:
         raise ToolError(f"an input size reads CxHxW with positive sizes (3x224x224), not `{text}`")
     c, h, w = (int(g) for g in match.groups())
     if c > MAX_CHANNELS or max(h, w) > MAX_SPATIAL:
-        raise ToolError(
-            f"input sizes are limited to {MAX_CHANNELS:,} channels and {MAX_SPATIAL:,} pixels a side"
-        )
+        limits = f"{MAX_CHANNELS:,} channels and {MAX_SPATIAL:,} pixels a side"
+        raise ToolError(f"input sizes are limited to {limits}")
     return c, h, w
 
 
