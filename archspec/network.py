@@ -26,9 +26,10 @@ from .errors import (
     ToolError,
     did_you_mean,
 )
+from .expressions import parse_expression
 from .ir import Block, Layer, Model, Node, Shape, verify, walk
 from .limits import MAX_CHANNELS, MAX_SPATIAL
-from .parser import parse_expression, read_spec
+from .parser import read_spec
 from .report import MAC_CONVENTION, Row, as_dict, rows, summary_table
 from .yamlspan import decode_spec
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # stage or the ones before it (package names stand for all their modules).
 STAGES: list[tuple[str, list[str]]] = [
     ("foundation", ["limits", "errors", "numbers", "naming", "files"]),
-    ("syntax", ["yamlspan", "ast", "grammar", "parser"]),
+    ("syntax", ["yamlspan", "ast", "grammar", "expressions", "bases", "parser"]),
     ("expressions", ["expr"]),
     ("ir", ["ir"]),
     ("ops and blocks", ["ops", "blocks"]),

@@ -10,8 +10,8 @@ import archspec
 from archspec import ast
 from archspec.errors import Span, SpecErrors
 from archspec.expr import evaluate
+from archspec.expressions import parse_expression
 from archspec.ir import Shape, layers, verify
-from archspec.parser import parse_expression
 
 
 def net_of(body: str, input_shape: str = "3x32x32", head: str = "") -> archspec.Network:
