@@ -3,6 +3,7 @@ call, its shape rule, costs and receptive field."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from .. import ast
@@ -14,6 +15,21 @@ from ..ops import Geometry, Op, ShapeRuleError
 from .scope import Scope, option_value, unknown_option
 from .values import as_checked_int
 
+MAX_APPLIED = 10_000  # distinct layer applications remembered (the cache's bound)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """An op applied to options and input shapes: everything a `Layer` needs
+    but its name, span and receptive field."""
+
+    attrs: Attrs
+    out: Shape
+    cost: Cost
+    window: tuple[int, int]
+    notation: str
+    warnings: tuple[str, ...]
+
 
 class LayerMaker:
     """Makes layers and counts them against `MAX_LAYERS`."""
@@ -22,6 +38,7 @@ class LayerMaker:
         self.defaults = defaults
         self.diag = diag
         self.count = 0
+        self.applied: dict[tuple, Applied] = {}
 
     def values(
         self, op: Op, kernel: tuple[int, int] | None, call: ast.Call, scope: Scope
@@ -79,28 +96,61 @@ class LayerMaker:
         self.count += 1
         if self.count > MAX_LAYERS:
             raise SpecValueError(f"the network expands to more than {MAX_LAYERS} layers", span)
+        inputs = tuple(f.shape for f in flows)
+        applied = self._applied(op, values, geometry, inputs, span)
+        for message in applied.warnings:
+            self.diag.warn(message, span)
+        seen = max((f.field for f in flows), key=lambda f: f.size)
+        kernel, stride = applied.window
+        field = Field(seen.size + (kernel - 1) * seen.jump, seen.jump * stride)
+        node = Layer(
+            name, op.name, applied.attrs, inputs, applied.out, applied.cost, field,
+            applied.notation, span,
+        )  # fmt: skip
+        return node, Flow(applied.out, field)
+
+    def _applied(
+        self,
+        op: Op,
+        values: dict[str, Any],
+        geometry: Geometry,
+        inputs: tuple[Shape, ...],
+        span: Span,
+    ) -> Applied:
+        """What the op makes of these options on these inputs. A network repeats
+        the same layer many times (ResNet-152: 50 identical 3×3 convs), so the
+        result is kept per distinct (op, options, geometry, input shapes)."""
+        try:
+            key: tuple | None = (op.name, geometry, tuple(sorted(values.items())), inputs)
+            hash(key)
+        except TypeError:  # an unhashable option value (a list): computed afresh
+            key = None
+        found = self.applied.get(key) if key is not None else None
+        if found is not None:
+            return found
         try:
             attrs = op.configure(geometry, values)
         except SpecValueError as exc:
             raise SpecValueError(exc.message, span) from None
-        inputs = [f.shape for f in flows]
-        out = _infer(op, attrs, inputs, span)
-        for message in op.warnings(attrs, inputs):
-            self.diag.warn(f"{op.notation(attrs)}: {message}", span)
-        cost = Cost(
-            op.params(attrs, inputs, out),
-            op.macs(attrs, inputs, out),
-            op.other_ops(attrs, inputs, out),
-            out.numel,
-        )
-        kernel, stride = op.window(attrs, inputs)
-        seen = max((f.field for f in flows), key=lambda f: f.size)
-        field = Field(seen.size + (kernel - 1) * seen.jump, seen.jump * stride)
+        shapes = list(inputs)
+        out = _infer(op, attrs, shapes, span)
         notation = op.notation(attrs)
-        node = Layer(
-            name, op.name, Attrs.of(attrs), tuple(inputs), out, cost, field, notation, span
+        made = Applied(
+            Attrs.of(attrs),
+            out,
+            Cost(
+                op.params(attrs, shapes, out),
+                op.macs(attrs, shapes, out),
+                op.other_ops(attrs, shapes, out),
+                out.numel,
+            ),
+            op.window(attrs, shapes),
+            notation,
+            tuple(f"{notation}: {message}" for message in op.warnings(attrs, shapes)),
         )
-        return node, Flow(out, field)
+        if key is not None and len(self.applied) < MAX_APPLIED:
+            self.applied[key] = made
+        return made
 
 
 def _infer(op: Op, attrs: dict[str, Any], inputs: list[Shape], span: Span) -> Shape:
