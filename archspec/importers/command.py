@@ -15,7 +15,6 @@ from pathlib import Path
 
 from ..errors import Span
 from ..files import write_atomically
-from .folding import ImportError_
 
 TORCHVISION = "torchvision:"
 
@@ -32,7 +31,10 @@ def add_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def import_source(source: str, input_shape: str = "3x224x224") -> str:
-    """The spec text for a source named on the command line."""
+    """The spec text for a source named on the command line. (The importers
+    are imported here, not at the top: every other command starts faster.)"""
+    from .folding import ImportError_
+
     if source.startswith(TORCHVISION):
         from ..compiler.importer import from_torchvision
 
@@ -50,6 +52,8 @@ def import_source(source: str, input_shape: str = "3x224x224") -> str:
 
 
 def _shape(text: str) -> tuple[int, ...]:
+    from .folding import ImportError_
+
     if not re.fullmatch(r"\d+(x\d+){2}", text):
         raise ImportError_(
             f"--input must be C×H×W like 3x224x224, got `{text}`", Span("--input", 1, 1)
@@ -58,6 +62,8 @@ def _shape(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .folding import ImportError_
+
     text = import_source(args.source, args.input)
     if args.output:
         try:
