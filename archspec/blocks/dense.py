@@ -14,7 +14,7 @@ from .base import Context, Endpoint, Flow, Kind, Pen, Scope, Syntax, assemble, j
 MAX_TIMES = 100_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Dense(Kind):
     KIND: ClassVar[str] = "dense"
     DOC: ClassVar[str] = "x = cat(x, layer(x)) for each layer in turn."
