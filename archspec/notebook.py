@@ -74,8 +74,9 @@ def _cell(text: str, cls: str = "") -> str:
 def _row_cells(row: Row, wired: bool, order: str) -> str:
     shapes = ", ".join(shape_text(s, order) for s in row.outputs)
     name = row.path[-1] if row.path else row.name
+    indent = f'<span class="name" style="padding-left: {row.depth - 1}em">'
     cells = [
-        _cell(name, "name"),
+        _cell(name, "name").replace('<span class="name">', indent, 1),
         _cell(row.op, "op"),
         _cell(", ".join(row.sources) if wired else "", "from"),
         _cell(shapes, "num"),
