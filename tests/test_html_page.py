@@ -16,7 +16,7 @@ import archspec
 from archspec.html import page, scene
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import Page, browser, chromium  # noqa: E402
+from browser import Page, browser, chromium
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
