@@ -1,24 +1,43 @@
-"""The `archspec` command: summary, check, draw, compile, weights, export.
+"""The `archspec` command: summary, check, draw, compile, diff, list, import,
+weights, export.
 
-`summary`, `check` and `draw` never import torch; `compile` does, lazily. A
-mistake in a spec prints `file:line:col: message` with the line and a caret on
-stderr and exits with status 1 — never a traceback.
+`summary`, `check`, `draw` and `diff` never import torch; `compile` does,
+lazily. A mistake in a spec prints `file:line:col: message` with the line and
+a caret on stderr and exits with status 1 — never a traceback. Output cut
+short by its reader (`archspec summary x | head -1`) ends quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import __version__
 from .errors import ArchSpecError, ToolError
 from .files import write_atomically
 from .importers.command import add_command as add_import_command
 from .importers.command import run as run_import
 from .naming import python_name
-from .network import Network, bundled_specs, load, parse_settings
+from .network import Network, bundled_specs, close_names, find_spec, load, parse_settings
+from .numbers import human
+from .report import SHAPE_ORDERS
+
+DRAW_FORMATS = ("svg", "png", "pdf", "dot", "html")
+
+
+def positive(text: str) -> int:
+    """An argparse type: an integer of at least 1 (`--depth 0` is an error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got `{text}`") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,36 +45,53 @@ def _parser() -> argparse.ArgumentParser:
         prog="archspec",
         description="Write a CNN the way its paper prints it; check, draw and compile it.",
     )
+    parser.add_argument("--version", action="version", version=f"archspec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def spec_command(name: str, help_text: str, several: bool = False) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=help_text)
         if several:
             command.add_argument(
-                "spec", nargs="+", help="spec files, globs ('specs/*.yaml') or bundled names"
+                "spec",
+                nargs="+",
+                help="spec files, globs ('specs/*.yaml') or names (./NAME.yaml, else bundled)",
             )
         else:
-            command.add_argument("spec", help="a spec file, or the name of a bundled spec (vgg_e)")
+            command.add_argument(
+                "spec", help="a spec file, or a name: ./NAME.yaml, else the bundled spec (vgg_e)"
+            )
         command.add_argument("--variant", help="one of the spec's variants")
         _override_options(command)
         return command
 
+    def depth_option(command: argparse.ArgumentParser, what: str) -> None:
+        command.add_argument("--depth", type=positive, default=None, help=what)
+
+    def order_option(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--shape-order",
+            default="chw",
+            choices=SHAPE_ORDERS,
+            help="print shapes C×H×W (PyTorch's order, the default) or H×W×C (the papers')",
+        )
+
     summary = spec_command("summary", "per-layer shapes, params, MACs and receptive field")
-    summary.add_argument(
-        "--depth",
-        type=int,
-        default=None,
-        help="collapse blocks below this depth (1 = top-level rows only)",
-    )
+    depth_option(summary, "collapse blocks below this depth (1 = top-level rows only)")
     summary.add_argument("--json", action="store_true", help="print one JSON object")
+    summary.add_argument(
+        "--batch", type=positive, default=1, help="batch size of the training-memory estimate"
+    )
+    order_option(summary)
 
-    spec_command("check", "validate specs and print their warnings", several=True)
+    check = spec_command("check", "validate specs and print their warnings", several=True)
+    check.add_argument("--json", action="store_true", help="print one JSON object per spec")
 
-    draw = spec_command("draw", "draw the network with Graphviz")
+    draw = spec_command("draw", "draw the network (Graphviz; or one interactive HTML page)")
     draw.add_argument("-o", "--output", help="output file (default: SPEC name + format)")
-    draw.add_argument("--format", default=None, choices=("svg", "png", "pdf", "dot"))
-    draw.add_argument("--depth", type=int, default=None, help="collapse blocks below this depth")
+    draw.add_argument("--format", default=None, choices=DRAW_FORMATS)
+    depth_option(draw, "collapse blocks below this depth")
     draw.add_argument("--rankdir", default="TB", choices=("TB", "LR"))
+    order_option(draw)
 
     compile_ = spec_command("compile", "generate standalone PyTorch source")
     compile_.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
@@ -76,9 +112,33 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--weights", help="a checkpoint to load first")
     _weights_options(export)
 
-    sub.add_parser("list", help="list the bundled specs")
+    diff = sub.add_parser(
+        "diff",
+        help="two specs or variants side by side, layer by layer",
+        description="Two networks side by side, aligned by dotted path, with params, MACs "
+        "and shape deltas. A spec is a file or name, optionally SPEC@VARIANT.",
+    )
+    diff.add_argument("a", help="the first spec (SPEC or SPEC@VARIANT)")
+    diff.add_argument("b", help="the second spec (SPEC or SPEC@VARIANT)")
+    depth_option(diff, "compare rows down to this depth")
+    diff.add_argument("--changed", action="store_true", help="show only rows that differ")
+    diff.add_argument("--json", action="store_true", help="print one JSON object")
+    order_option(diff)
+
+    sub.add_parser("list", help="list the bundled specs: name, paper, input, params, MACs")
     add_import_command(sub)
     return parser
+
+
+def _override_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--input", help="replace the spec's input size: 3x384x384")
+    command.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="replace a file-level parameter (repeatable): --set k=48",
+    )
 
 
 def _weights_options(command: argparse.ArgumentParser) -> None:
@@ -99,64 +159,53 @@ def _weights_options(command: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "list":
-            return _list()
-        if args.command == "import":
-            return run_import(args)
-        if args.command == "check":
-            return _check_all(args)
-        net = _load(args)
-        return COMMANDS[args.command](net, args)
+        return _run(args)
+    except BrokenPipeError:
+        # the reader went away (`| head -1`): stop quietly, as `cat` does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except ToolError as exc:
         print(f"archspec: {exc}", file=sys.stderr)
         return 1
     except ArchSpecError as exc:
         print(exc.format(), file=sys.stderr)
         return 1
-    except FileNotFoundError as exc:
-        print(f"archspec: no such spec: {exc.args[0] if exc.args else args.spec}", file=sys.stderr)
-        return 1
 
 
-def _override_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--input", help="replace the spec's input size: 3x384x384")
-    command.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="replace a file-level parameter (repeatable): --set k=48",
-    )
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "list":
+        return _list()
+    if args.command == "diff":
+        return _diff(args)
+    if args.command == "import":
+        return run_import(args)
+    if args.command == "check":
+        return _check_all(args)
+    net = _load(args.spec, args.variant, args)
+    result = COMMANDS[args.command](net, args)
+    sys.stdout.flush()  # a closed pipe surfaces here, inside main's handler
+    return result
 
 
-def _load(args: argparse.Namespace) -> Network:
-    """The spec the command names, with `--variant`, `--input` and `--set` applied."""
-    return load(args.spec, args.variant, input=args.input, params=parse_settings(args.set))
-
-
-def _print_warnings(net: Network) -> None:
-    for warning in net.warnings:
-        print(warning.format(), file=sys.stderr)
-
-
-def _summary(net: Network, args: argparse.Namespace) -> int:
-    if args.json:
-        print(json.dumps(net.to_dict(args.depth), ensure_ascii=False))
-    else:
-        print(net.summary(args.depth))
-        _print_warnings(net)
-    return 0
-
-
-def _check(net: Network, args: argparse.Namespace) -> int:
-    _print_warnings(net)
-    count = len(net.warnings)
-    outputs = ", ".join(str(s) for s in net.outputs)
-    print(
-        f"{net.path}: ok — {net.name}: {net.input} → {outputs}, {net.params:,} params, "
-        f"{net.macs:,} MACs; {count} warning{'s' if count != 1 else ''}"
-    )
-    return 0
+def _load(spec: str, variant: str | None, args: argparse.Namespace | None = None) -> Network:
+    """Load a spec by path or name, saying which file it used when a local
+    `./NAME.yaml` shadows the bundled spec of that name; `--input` and `--set`
+    applied where the command has them."""
+    try:
+        path, shadowed = find_spec(spec)
+    except FileNotFoundError:
+        close = close_names(spec)
+        hint = f" — did you mean {', '.join(close)}?" if close else ""
+        raise ToolError(f"no such spec: {spec}{hint}") from None
+    if shadowed is not None:
+        print(
+            f"archspec: using {path} (the bundled spec {shadowed.stem} has the same name)",
+            file=sys.stderr,
+        )
+    if args is None:
+        return load(path, variant)
+    return load(path, variant, input=args.input, params=parse_settings(args.set))
 
 
 def _check_all(args: argparse.Namespace) -> int:
@@ -165,14 +214,10 @@ def _check_all(args: argparse.Namespace) -> int:
     failed = 0
     for spec in _expand(args.spec):
         try:
-            _check(
-                load(spec, args.variant, input=args.input, params=parse_settings(args.set)), args
-            )
-        except ArchSpecError as exc:
-            print(exc.format(), file=sys.stderr)
-            failed += 1
-        except FileNotFoundError:
-            print(f"archspec: no such spec: {spec}", file=sys.stderr)
+            _check(_load(spec, args.variant, args), args)
+        except ArchSpecError as exc:  # ToolError included: a missing spec is one line
+            message = f"archspec: {exc}" if isinstance(exc, ToolError) else exc.format()
+            print(message, file=sys.stderr)
             failed += 1
     return 1 if failed else 0
 
@@ -190,16 +235,91 @@ def _expand(patterns: Sequence[str]) -> list[str]:
     return out
 
 
-def _draw(net: Network, args: argparse.Namespace) -> int:
-    from .diagram import render
+def _print_warnings(net: Network) -> None:
+    for warning in net.warnings:
+        print(warning.format(), file=sys.stderr)
 
-    fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else "svg")
-    if fmt not in ("svg", "png", "pdf", "dot"):
-        raise ToolError(f"unknown diagram format `{fmt}` (svg, png, pdf or dot)")
-    # Without -o the file goes in the current folder, named after the network
-    # as an identifier: nothing in a spec can choose where it lands.
-    output = Path(args.output) if args.output else Path(f"{python_name(net.name)}.{fmt}")
-    render(net.model, output, fmt=fmt, depth=args.depth, rankdir=args.rankdir)
+
+def _summary(net: Network, args: argparse.Namespace) -> int:
+    if args.json:
+        print(json.dumps(net.to_dict(args.depth, args.batch), ensure_ascii=False))
+    else:
+        print(net.summary(args.depth, args.shape_order, args.batch))
+        _print_warnings(net)
+    return 0
+
+
+def _check(net: Network, args: argparse.Namespace) -> int:
+    count = len(net.warnings)
+    if args.json:
+        report = {
+            "file": net.path,
+            "ok": True,
+            "name": net.name,
+            "input": net.input.as_list(),
+            "outputs": [s.as_list() for s in net.outputs],
+            "params": net.params,
+            "macs": net.macs,
+            "warnings": [
+                {"file": w.span.file, "line": w.span.line, "col": w.span.col, "message": w.message}
+                for w in net.warnings
+            ],
+        }
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    _print_warnings(net)
+    outputs = ", ".join(str(s) for s in net.outputs)
+    print(
+        f"{net.path}: ok — {net.name}: {net.input} → {outputs}, {net.params:,} params, "
+        f"{net.macs:,} MACs; {count} warning{'s' if count != 1 else ''}"
+    )
+    return 0
+
+
+def draw_target(output: str | None, fmt: str | None, name: str) -> tuple[Path, str]:
+    """The file and format `draw` writes: the format from `--format`, else from
+    the suffix of `-o`, else svg. A suffix that names another format than
+    `--format`, or no format at all, is refused rather than guessed. Without
+    -o the file goes in the current folder, named after the network as an
+    identifier: nothing in a spec can choose where it lands."""
+    if output is None:
+        chosen = fmt or "svg"
+        return Path(f"{python_name(name)}.{chosen}"), chosen
+    suffix = Path(output).suffix.lstrip(".").lower()
+    if fmt is None:
+        if not suffix:
+            raise ToolError(
+                f"cannot tell the format of `{output}`: give it a suffix "
+                f"({', '.join('.' + f for f in DRAW_FORMATS)}) or --format"
+            )
+        if suffix not in DRAW_FORMATS:
+            raise ToolError(f"unknown diagram format `.{suffix}` ({', '.join(DRAW_FORMATS)})")
+        return Path(output), suffix
+    if suffix in DRAW_FORMATS and suffix != fmt:
+        raise ToolError(
+            f"-o {output} says .{suffix} but --format says {fmt}: "
+            f"use -o {Path(output).with_suffix('.' + fmt)} or drop --format"
+        )
+    return Path(output), fmt
+
+
+def _draw(net: Network, args: argparse.Namespace) -> int:
+    output, fmt = draw_target(args.output, args.format, net.name)
+    if fmt == "html":
+        from .html import write_page
+
+        write_page(net.model, output, shape_order=args.shape_order)
+    else:
+        from .diagram import render
+
+        render(
+            net.model,
+            output,
+            fmt=fmt,
+            depth=args.depth,
+            rankdir=args.rankdir,
+            shape_order=args.shape_order,
+        )
     print(f"wrote {output}", file=sys.stderr)
     return 0
 
@@ -208,7 +328,7 @@ def _compile(net: Network, args: argparse.Namespace) -> int:
     if args.inference:
         from .compiler.inference import inference_source
 
-        text = inference_source(net)
+        text = inference_source(net.model)
     else:
         text = net.source()
     if args.output:
@@ -266,9 +386,41 @@ def _export(net: Network, args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    from .diff import as_dict, diff_text
+
+    a, b = (_load(*_spec_and_variant(spec)) for spec in (args.a, args.b))
+    if args.json:
+        print(json.dumps(as_dict(a.model, b.model, args.depth), ensure_ascii=False))
+    else:
+        print(diff_text(a.model, b.model, args.depth, args.changed, args.shape_order))
+    sys.stdout.flush()
+    return 0
+
+
+def _spec_and_variant(text: str) -> tuple[str, str | None]:
+    """`SPEC@VARIANT` → (SPEC, VARIANT); a plain spec has no variant."""
+    spec, _at, variant = text.partition("@")
+    return spec, variant or None
+
+
 def _list() -> int:
+    table = [("spec", "paper", "input", "params", "MACs")]
     for path in bundled_specs():
-        print(path.stem)
+        net = load(path)
+        table.append(
+            (path.stem, net.title or net.name, str(net.input), f"{net.params:,}", human(net.macs))
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    for index, row in enumerate(table):
+        cells = [
+            c.rjust(w) if i >= 3 else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
+        if index == 0:
+            print("  ".join("─" * w for w in widths))
+    sys.stdout.flush()
     return 0
 
 

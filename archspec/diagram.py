@@ -1,7 +1,9 @@
 """`archspec draw`: the IR as a Graphviz diagram.
 
 Every IR node becomes a Graphviz node or, when expanded, a cluster; edges carry
-the shape of the tensor that flows along them (H×W×C, as the papers print it).
+the shape of the tensor that flows along them (C×H×W as PyTorch prints it, or
+the papers' H×W×C with `shape_order="hwc"`); an edge into a node with several
+inputs also says which input it is.
 How deep to look is a `Plan`:
 
 * an explicit depth N shows every node down to depth N (top-level rows are
@@ -35,6 +37,7 @@ from .files import write_atomically
 from .ir import Block, Layer, Model, Node, walk
 from .naming import python_name
 from .numbers import human
+from .report import SHAPE_ORDERS
 
 if TYPE_CHECKING:
     import graphviz
@@ -198,12 +201,15 @@ class _Drawer:
     Each block kind wires its own children (`Kind.draw`) with this drawer as
     its `Pen`."""
 
-    def __init__(self, net: Model, plan: Plan, rankdir: str, limit: int | None = None) -> None:
+    def __init__(
+        self, net: Model, plan: Plan, rankdir: str, limit: int | None = None, order: str = "chw"
+    ) -> None:
         import graphviz
 
         self.net = net
         self.plan = plan
         self.limit = limit
+        self.order = order
         self.graph = graphviz.Digraph(
             name=python_name(net.name),  # an identifier: the name itself is shown escaped
             graph_attr={**style.GRAPH_ATTRS, "rankdir": rankdir},
@@ -236,13 +242,21 @@ class _Drawer:
             raise _OverBudget
         g.node(ident, label, fillcolor=look.fill, shape=look.shape, tooltip=tooltip, **attrs)
 
-    def edges(self, sources: list[Endpoint], head: str, **attrs: str) -> None:
+    def edges(
+        self, sources: list[Endpoint], head: str, first: int = 0, count: int = 0, **attrs: str
+    ) -> None:
         # A tensor fanning out to several consumers is labelled once, on its
         # first edge: four identical labels around an Inception module are noise.
+        # An edge into a node with several inputs always says its shape and
+        # which input it is (`in 2: 256×28×28`).
         # Edges are all stated at the top level, after the clusters: an edge
         # stated inside a cluster would pull its tail node into that cluster.
-        for tail, shape in sources:
-            label = "" if tail in self.labelled else style.shape_text(shape)
+        count = count or len(sources)
+        for index, (tail, shape) in enumerate(sources, start=first):
+            if count > 1:
+                label = style.input_edge_label(shape, index, count, self.order)
+            else:
+                label = "" if tail in self.labelled else style.shape_text(shape, self.order)
             self.labelled.add(tail)
             self.pending.append((tail, head, {"label": label, **attrs}))
 
@@ -260,16 +274,21 @@ class _Drawer:
         look = style.op_style(op_name)
         label = caption or style.join_label(op_name)
         self.node(g, ident, label, look, op_name, width="0.3", height="0.3", margin="0.02")
-        self.edges(sources, ident)
+        count = len(sources) + (shortcut is not None)
+        self.edges(sources, ident, count=count)
         if shortcut is not None:
-            self.edges([shortcut], ident, weight="0", **style.SHORTCUT_EDGE)
+            self.edges([shortcut], ident, len(sources), count, weight="0", **style.SHORTCUT_EDGE)
         return ident
 
     # --- the walk
     def draw(self) -> _Drawer:
         net = self.net
         self.node(
-            self.graph, "@input", style.terminal_label("input", net.input), style.TERMINAL, "input"
+            self.graph,
+            "@input",
+            style.terminal_label("input", net.input, self.order),
+            style.TERMINAL,
+            "input",
         )
         start: list[Endpoint] = [("@input", net.input)]
         if self.plan.depth == 0:  # nothing else fits: the network as one box
@@ -291,12 +310,12 @@ class _Drawer:
 
     def facts(self) -> str:
         net = self.net
-        outs = ", ".join(style.shape_text(s) for s in net.outputs[:MAX_SIDE_OUTPUTS])
+        outs = ", ".join(style.shape_text(s, self.order) for s in net.outputs[:MAX_SIDE_OUTPUTS])
         if len(net.outputs) > MAX_SIDE_OUTPUTS:
             outs += f", … ({len(net.outputs):,} in all)"
         noun = "outputs" if len(net.outputs) > 1 else "output"
         return (
-            f"input {style.shape_text(net.input)} → {noun} {outs} · "
+            f"input {style.shape_text(net.input, self.order)} → {noun} {outs} · "
             f"{net.params:,} params · {human(net.macs)} MACs"
         )
 
@@ -312,7 +331,11 @@ class _Drawer:
             caption = "output" if index == 0 else f"side output: {names[index]}"
             ident = "@output" if index == 0 else f"@output.{names[index]}"
             self.node(
-                self.graph, ident, style.terminal_label(caption, end[1]), style.TERMINAL, caption
+                self.graph,
+                ident,
+                style.terminal_label(caption, end[1], self.order),
+                style.TERMINAL,
+                caption,
             )
             self.edges([end], ident)
 
@@ -435,8 +458,13 @@ def _where(item: Item) -> str:
 # ---------------------------------------------------------------- public API
 
 
-def diagram(net: Model, depth: int | None = None, rankdir: str = "TB") -> graphviz.Digraph:
-    """The network as a `graphviz.Digraph` (see the module docstring for `depth`)."""
+def diagram(
+    net: Model, depth: int | None = None, rankdir: str = "TB", shape_order: str = "chw"
+) -> graphviz.Digraph:
+    """The network as a `graphviz.Digraph` (see the module docstring for `depth`);
+    edges carry C×H×W shapes, or H×W×C with `shape_order="hwc"`."""
+    if shape_order not in SHAPE_ORDERS:
+        raise DiagramError(f"--shape-order must be chw or hwc, got `{shape_order}`")
     if rankdir not in ("TB", "LR"):
         raise DiagramError(f"--rankdir must be TB or LR, got `{rankdir}`")
     try:
@@ -444,7 +472,7 @@ def diagram(net: Model, depth: int | None = None, rankdir: str = "TB") -> graphv
     except ImportError:
         missing = "the `graphviz` Python package is missing: pip install graphviz"
         raise DiagramError(missing) from None
-    return _Drawer(net, plan_for(net, depth), rankdir).draw().graph
+    return _Drawer(net, plan_for(net, depth), rankdir, order=shape_order).draw().graph
 
 
 def render(
@@ -453,12 +481,13 @@ def render(
     fmt: str = "svg",
     depth: int | None = None,
     rankdir: str = "TB",
+    shape_order: str = "chw",
 ) -> Path:
     """Write the diagram to `output` as svg, png, pdf or dot; `DiagramError`
     with a one-line message when that cannot be done."""
     if fmt not in FORMATS:
         raise DiagramError(f"unknown diagram format `{fmt}` ({', '.join(FORMATS)})")
-    graph = diagram(net, depth=depth, rankdir=rankdir)
+    graph = diagram(net, depth=depth, rankdir=rankdir, shape_order=shape_order)
     data = graph.source.encode("utf-8") if fmt == "dot" else _run_dot(graph, fmt)
     path = Path(output)
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
+from . import report
 from .blocks import Dense, Seq
 from .ir import Block, Layer, Node, Shape
 from .numbers import human
@@ -74,9 +75,15 @@ def tint(colour: str, amount: float) -> str:
     return "#" + "".join(f"{c:02x}" for c in mixed)
 
 
-def shape_text(shape: Shape) -> str:
-    """The papers' H×W×C order (28×28×256); a vector is just its size."""
-    return shape.hwc()
+def shape_text(shape: Shape, order: str = "chw") -> str:
+    """C×H×W (PyTorch's order) by default, H×W×C (the papers') with `order="hwc"`."""
+    return report.shape_text(shape, order)
+
+
+def input_edge_label(shape: Shape, index: int, count: int, order: str = "chw") -> str:
+    """An edge into a node with several inputs says which input it is: `in 2: 256×28×28`."""
+    text = shape_text(shape, order)
+    return f"in {index + 1}: {text}" if count > 1 else text
 
 
 def cost_text(params: int, macs: int) -> str:
@@ -117,11 +124,22 @@ def lines_label(title: str, small: str) -> str:
     return _html([("title", title), ("small", small)])
 
 
+def fused_text(layer: Layer) -> str:
+    """What the layer's defaults fused into it: `+bn +relu`, `bn+relu first` (pre-order)."""
+    extras = report.applied(layer)
+    if not extras:
+        return ""
+    if report.is_pre(layer):
+        return f"{'+'.join(extras)} first"
+    return " ".join(f"+{e}" for e in extras)
+
+
 def layer_label(layer: Layer) -> str:
     op = REGISTRY.ops[layer.op]
     return _html(
         [
             ("title", op.label(layer.attrs.as_dict())),
+            ("sub", fused_text(layer)),
             ("small", cost_text(layer.cost.params, layer.cost.macs)),
         ]
     )
@@ -199,8 +217,8 @@ def cluster_label(members: tuple[Node, ...]) -> str:
     )
 
 
-def terminal_label(caption: str, shape: Shape) -> str:
-    return _html([("title", caption), ("small", shape_text(shape))])
+def terminal_label(caption: str, shape: Shape, order: str = "chw") -> str:
+    return _html([("title", caption), ("small", shape_text(shape, order))])
 
 
 def title_label(name: str, title: str, facts: str, legend: dict[str, str]) -> str:

@@ -108,7 +108,37 @@ class Field:
     jump: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+def fused(attrs: Attrs) -> tuple[str, ...]:
+    """The norm and activation an op's options fused into it, in the order
+    they run (`("bn", "relu")`); empty for a plain op."""
+    norm = ("bn",) if attrs.get("bn") else ()
+    act = attrs.get("act")
+    return (*norm, act) if act and act != "none" else norm
+
+
+def op_text(notation: str, attrs: Attrs) -> str:
+    """A layer as the summary shows it: `conv1-128 +bn +relu`, or
+    `bn+relu → conv1-128` for pre-activation."""
+    extras = fused(attrs)
+    if not extras:
+        return notation
+    if attrs.get("order") == "pre":
+        return f"{'+'.join(extras)} → {notation}"
+    return notation + "".join(f" +{e}" for e in extras)
+
+
+def _describe(kind: str, node: Layer | Block, what: str) -> str:
+    """`<Concat inception_3a: 192×28×28 → 256×28×28, 163,696 params, …>`."""
+    ins = ", ".join(str(s) for s in node.inputs)
+    outs = ", ".join(str(s) for s in node.outputs)
+    where = f", {node.span.file.rsplit('/', 1)[-1]}:{node.span.line}" if node.span.line else ""
+    return (
+        f"<{kind} {node.name}{what}: {ins} → {outs}, {node.cost.params:,} params, "
+        f"{node.cost.macs:,} MACs, RF {node.field.size}{where}>"
+    )
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class Layer:
     name: str
     op: str
@@ -124,8 +154,11 @@ class Layer:
     def outputs(self) -> tuple[Shape, ...]:
         return (self.output,)
 
+    def __repr__(self) -> str:
+        return _describe("Layer", self, f" {op_text(self.notation, self.attrs)}")
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, repr=False)
 class Block:
     """What every block kind has. `own` is the work the block itself does
     beyond its children (a join's additions, the tensor it writes), already
@@ -169,6 +202,10 @@ class Block:
     def problems(self) -> list[str]:
         """Invariants of this kind beyond the common ones; each kind adds its own."""
         return []
+
+    def __repr__(self) -> str:
+        what = f" {self.notation}" if self.notation not in ("", self.name) else ""
+        return _describe(type(self).__name__, self, what)
 
 
 Node = Layer | Block

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -29,8 +30,9 @@ from .errors import (
 from .expressions import parse_expression
 from .ir import Block, Layer, Model, Node, Shape, verify, walk
 from .limits import MAX_CHANNELS, MAX_SPATIAL
+from .notebook import Summary, card_html
 from .parser import read_spec
-from .report import MAC_CONVENTION, Row, as_dict, rows, summary_table
+from .report import MAC_CONVENTION, Row, as_dict, rows
 from .yamlspan import decode_spec
 
 if TYPE_CHECKING:
@@ -38,7 +40,17 @@ if TYPE_CHECKING:
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 
-__all__ = ["MAC_CONVENTION", "Network", "Row", "bundled_specs", "load", "loads"]
+__all__ = [
+    "MAC_CONVENTION",
+    "Network",
+    "Row",
+    "Summary",
+    "bundled_specs",
+    "close_names",
+    "find_spec",
+    "load",
+    "loads",
+]
 
 
 class Network:
@@ -129,11 +141,15 @@ class Network:
         (a block at the cut-off carries its children's totals)."""
         return rows(self.model, depth)
 
-    def summary(self, depth: int | None = None) -> str:
-        return summary_table(self.model, depth)
+    def summary(
+        self, depth: int | None = None, shape_order: str = "chw", batch: int = 1
+    ) -> Summary:
+        """The summary table: a `str` (what `archspec summary` prints) that a
+        notebook renders as an HTML table with collapsible blocks."""
+        return Summary(self.model, depth, shape_order, batch)
 
-    def to_dict(self, depth: int | None = None) -> dict[str, Any]:
-        return as_dict(self.model, self.warnings, depth)
+    def to_dict(self, depth: int | None = None, batch: int = 1) -> dict[str, Any]:
+        return as_dict(self.model, self.warnings, depth, batch)
 
     # --- views and backends (torch is imported only here, and only when asked)
     def build(
@@ -177,17 +193,27 @@ class Network:
 
         return generate_source(self.model)
 
-    def draw(self, depth: int | None = None, rankdir: str = "TB") -> Any:
+    def draw(self, depth: int | None = None, rankdir: str = "TB", shape_order: str = "chw") -> Any:
         """A `graphviz.Digraph` of this network."""
         from .diagram import diagram
 
-        return diagram(self.model, depth=depth, rankdir=rankdir)
+        return diagram(self.model, depth=depth, rankdir=rankdir, shape_order=shape_order)
+
+    def html(self) -> str:
+        """The interactive diagram page `archspec draw --format html` writes."""
+        from .html import page
+
+        return page(self.model)
 
     def _repr_svg_(self) -> str | None:
         try:
             return self.draw().pipe(format="svg").decode("utf-8")
         except Exception:  # no `dot` on the PATH: Jupyter falls back to the repr
             return None
+
+    def _repr_html_(self) -> str:
+        """The notebook card: facts and the diagram inline (facts alone without Graphviz)."""
+        return card_html(self.model, self._repr_svg_())
 
     def __repr__(self) -> str:
         outs = ", ".join(str(s) for s in self.outputs)
@@ -232,17 +258,42 @@ def loads(
 
 
 def resolve_spec_path(name_or_path: str | Path) -> Path:
-    """A path as given, or the name of a bundled spec (`vgg_e`, `resnet50.yaml`)."""
+    """A path as given; a bare name is `./NAME.yaml` if that exists, else the
+    bundled spec of that name (`vgg_e`, `resnet50.yaml`)."""
+    return find_spec(name_or_path)[0]
+
+
+def find_spec(name_or_path: str | Path) -> tuple[Path, Path | None]:
+    """The spec file a name or path means, and the bundled spec it shadows
+    (a local `./resnet50.yaml` wins over the bundled `resnet50`), if any.
+    Raises `FileNotFoundError` naming what was asked for."""
     path = Path(name_or_path)
-    if path.is_file():
-        return path
     stem = path.name[:-5] if path.name.endswith(".yaml") else path.name
-    if path.parent == Path(".") and stem:
-        for folder in _spec_dirs():
-            candidate = folder / f"{stem}.yaml"
-            if candidate.is_file():
-                return candidate
+    bare = path.parent == Path(".") and bool(stem)
+    bundled = _bundled(stem) if bare else None
+    if path.is_file():
+        return path, bundled if bundled and bundled.resolve() != path.resolve() else None
+    local = Path(f"{stem}.yaml")
+    if bare and local.is_file():
+        return local, bundled
+    if bundled is not None:
+        return bundled, None
     raise FileNotFoundError(name_or_path)
+
+
+def _bundled(stem: str) -> Path | None:
+    for folder in _spec_dirs():
+        candidate = folder / f"{stem}.yaml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def close_names(name: str) -> list[str]:
+    """Bundled spec names close to a mistyped one (`resnet5` → resnet50, …)."""
+    stem = Path(name).name.removesuffix(".yaml")
+    names = [path.stem for path in bundled_specs()]
+    return difflib.get_close_matches(stem, names, n=4, cutoff=0.75)
 
 
 def _spec_dirs() -> list[Path]:
@@ -269,8 +320,8 @@ def load(
     input: str | Sequence[int] | None = None,
     params: Mapping[str, Any] | None = None,
 ) -> Network:
-    """Load a spec file (or a bundled spec by name) into a checked `Network`;
-    `input` and `params` override the spec's as in `loads`."""
+    """Load a spec file (or a bundled spec by name; `./NAME.yaml` first) into
+    a checked `Network`; `input` and `params` override the spec's as in `loads`."""
     resolved = resolve_spec_path(path)
     text = decode_spec(resolved.read_bytes(), str(resolved))
     filename = str(path) if Path(path).is_file() else str(resolved)

@@ -32,7 +32,8 @@ STAGES: list[tuple[str, list[str]]] = [
     ("ir", ["ir"]),
     ("ops and blocks", ["ops", "blocks"]),
     ("elaboration", ["elaborate"]),
-    ("views", ["report", "diagram_style", "diagram"]),
+    ("views", ["report", "diagram_style", "diagram", "diff", "html", "assets"]),
+    ("notebook", ["notebook"]),
     ("api", ["network", "compiler", "compiler.names"]),
     ("import and cli", ["importers", "cli", "zoo", "__main__"]),
 ]

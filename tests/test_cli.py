@@ -29,7 +29,8 @@ def test_summary_table_has_every_row_and_totals() -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("vgg_e")
-    assert any(line.split()[:3] == ["conv1", "conv3-64", "64×224×224"] for line in lines)
+    # the op column says what the defaults fused in (VGG's convs are conv→ReLU)
+    assert any(line.split()[:4] == ["conv1", "conv3-64", "+relu", "64×224×224"] for line in lines)
     assert any(line.startswith("fc1 ") and "FC-4096" in line for line in lines)
     assert "params           143,667,240" in result.stdout
     assert "MACs             19,632,062,464" in result.stdout
@@ -65,7 +66,7 @@ def test_json_has_every_block_and_layer() -> None:
     assert round(row["macs"] / 1e6) == 128
     leaf = next(r for r in data["layers"] if r["name"] == "inception_3a.branch2.conv2")
     assert (leaf["op"], leaf["depth"], leaf["output"], leaf["params"]) == (
-        "conv3-128",
+        "conv3-128 +relu",
         3,
         [128, 28, 28],
         96 * 128 * 9 + 128,

@@ -211,24 +211,53 @@ def test_edge_labels_of_rolled_views_at_every_depth(name: str) -> None:
 
 
 def check_edge_labels(net: Network, dot: Dot) -> None:
+    """Shapes are C×H×W; an edge into a node with several inputs says which
+    input it is (`in 2: 256×28×28`), other tensors are labelled once."""
     labelled: dict[str, str] = {}
+    heads: dict[str, list[str]] = {}
     for tail, head, label in dot.edges:
         assert tail in dot.nodes and head in dot.nodes
-        if label:  # a tensor that fans out is labelled once
+        heads.setdefault(head, []).append(label)
+        if label.startswith("in "):
+            assert label.split(": ")[1] == str(tensor_after(net, tail)), (tail, head)
+        elif label:  # a tensor that fans out is labelled once
             assert tail not in labelled, f"{tail} labelled twice"
             labelled[tail] = label
-    for tail, _head, _label in dot.edges:
-        assert labelled[tail] == tensor_after(net, tail).hwc(), tail
+    for head, labels in heads.items():
+        if len(labels) > 1:
+            assert [label.split(":")[0] for label in labels] == [
+                f"in {i}" for i in range(1, len(labels) + 1)
+            ], head
+    for tail, _head, label in dot.edges:
+        if not label.startswith("in ") and tail in labelled:
+            assert labelled[tail] == str(tensor_after(net, tail)), tail
     outputs = sorted(label for _t, head, label in dot.edges if head.startswith("@output"))
-    assert outputs == sorted(s.hwc() for s in net.outputs)
+    assert outputs == sorted(str(s) for s in net.outputs)
 
 
 def test_edge_label_examples() -> None:
     dot = drawn("googlenet", FULL)
     edges = {(t, h): label for t, h, label in dot.edges}
-    assert edges[("inception_3a/concat", "inception_3b.branch1")] == "28×28×256"
-    assert edges[("@input", "conv1")] == "224×224×3"
+    assert edges[("inception_3a/concat", "inception_3b.branch1")] == "256×28×28"
+    assert edges[("@input", "conv1")] == "3×224×224"
+    # every input of a join says its shape and which input it is
+    assert edges[("inception_3a.branch1", "inception_3a/concat")] == "in 1: 64×28×28"
+    assert edges[("inception_3a.branch4.conv1", "inception_3a/concat")] == "in 4: 32×28×28"
     assert edges[("flatten1", "fc1")] == "1024"  # a vector shows just its size
+
+
+def test_shape_order_hwc_gives_the_papers_order() -> None:
+    dot = parse(load("googlenet").draw(FULL, shape_order="hwc").source)
+    edges = {(t, h): label for t, h, label in dot.edges}
+    assert edges[("@input", "conv1")] == "224×224×3"
+    assert edges[("inception_3a.branch1", "inception_3a/concat")] == "in 1: 28×28×64"
+
+
+def test_fused_norm_and_activation_are_drawn() -> None:
+    dot = drawn("resnet18", FULL)
+    assert "+bn +relu" in dot.nodes["conv1"]
+    assert "+bn +relu" not in dot.nodes["conv2_x.basic1.residual.conv2"]
+    assert "+bn" in dot.nodes["conv2_x.basic1.residual.conv2"]
 
 
 def test_default_depth_googlenet_shows_nine_inception_modules_branches_in_one_rank() -> None:
@@ -287,7 +316,7 @@ def test_title_and_legend() -> None:
     for text in (
         "googlenet",
         "GoogLeNet",
-        "224×224×3",
+        "3×224×224",
         f"{net.params:,} params",
         "MACs",
         "convolution",
@@ -391,8 +420,8 @@ def test_cli_draw_writes_the_file_named_by_format(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "resnet18.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
     bad = _cli("draw", "resnet18", "--depth", "0", "-o", str(tmp_path / "x.svg"))
-    assert bad.returncode == 1 and "Traceback" not in bad.stderr
-    assert "--depth must be at least 1" in bad.stderr
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr  # refused by the parser
+    assert "--depth: must be at least 1" in bad.stderr
 
 
 def test_draw_does_not_import_torch(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from ..naming import Namespace
 from ..ops import Geometry, Op, Style
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Flow:
     """What flows along an edge while elaborating: a shape and its receptive field."""
 
@@ -115,7 +115,7 @@ B = TypeVar("B", bound=Block)
 NO_COST = Cost()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Kind(Block):
     """The contract of a declared kind (see the module docstring); the
     defaults here are what most combinators want."""

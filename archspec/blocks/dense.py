@@ -13,7 +13,7 @@ from ..ops import ShapeRuleError, Style, concat_shape
 from .base import Context, Endpoint, Flow, Kind, Pen, Scope, Syntax, assemble, join_id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Dense(Kind):
     KIND: ClassVar[str] = "dense"
     DOC: ClassVar[str] = "x = cat(x, layer(x)) for each layer in turn."

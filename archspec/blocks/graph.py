@@ -14,7 +14,7 @@ from .base import Endpoint, Kind, Pen
 Wire = tuple[str, tuple[str, ...]]  # a child and the tensors it reads
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Graph(Kind):
     wires: tuple[Wire, ...] = ()
     input_names: tuple[str, ...] = ()

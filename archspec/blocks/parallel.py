@@ -14,7 +14,7 @@ from ..ops import JOIN_OPS, ShapeRuleError, Style, concat_shape
 from .base import Context, Endpoint, Flow, Kind, Pen, Scope, Syntax, assemble, join_id, widest
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Parallel(Kind):
     """What concat and mean share; each declares how outputs are joined."""
 
@@ -70,7 +70,7 @@ class Parallel(Kind):
         return [(ident, self.output)]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Concat(Parallel):
     KIND: ClassVar[str] = "concat"
     DOC: ClassVar[str] = "branches on the same input, concatenated on channels."
@@ -84,7 +84,7 @@ class Concat(Parallel):
         return concat_shape(shapes)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Mean(Parallel):
     drop_path: float = 0.0
 

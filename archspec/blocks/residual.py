@@ -17,7 +17,7 @@ from .seq import Seq, seq_notation
 SHORTCUT_MODES = ("auto", "identity", "projection")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Residual(Kind):
     scale: float = 1.0
     projection: bool = False  # a `shortcut` child (projection or custom) rather than identity

@@ -12,7 +12,7 @@ from ..ops import Style
 from .base import Context, Endpoint, Flow, Kind, Pen, Scope, Syntax, assemble, join_id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Scale(Kind):
     KIND: ClassVar[str] = "scale"
     DOC: ClassVar[str] = "x * gate(x), the gate broadcast over H and W."

@@ -12,7 +12,7 @@ from .base import Endpoint, Kind, Pen
 NOTATION_WIDTH = 40  # a longer list of ops is cut with an ellipsis
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Seq(Kind):
     KIND: ClassVar[str] = "seq"
     DOC: ClassVar[str] = "its children one after another."
