@@ -10,7 +10,6 @@ parameter is the same on all ranks. Rank 0 prints one JSON line per run.
 from __future__ import annotations
 
 import json
-import re
 import sys
 import traceback
 from pathlib import Path
@@ -31,12 +30,7 @@ BATCH = 2
 def load(arg: str) -> archspec.Network:
     """`name` or `name:size` (the spec at a smaller square input)."""
     name, _, size = arg.partition(":")
-    if not size:
-        return archspec.load(name)
-    path = archspec.network.resolve_spec_path(name)
-    text = path.read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^input:.*$", "", text) + f"\ninput: 3x{size}x{size}\n"
-    return archspec.loads(text, str(path), base_dir=path.parent)
+    return archspec.load(name, input=f"3x{size}x{size}" if size else None)
 
 
 def toy_loss(out: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
