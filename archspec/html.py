@@ -42,7 +42,7 @@ class _Recorder(_Drawer):
     with the cluster it sits in, in drawing order."""
 
     def __init__(self, net: Model, order: str) -> None:
-        super().__init__(net, FULL, "TB", order)
+        super().__init__(net, FULL, "TB", order=order)
         self.stack: list[str] = []
         self.order_of: dict[str, int] = {}
         self.placed: list[dict[str, Any]] = []
