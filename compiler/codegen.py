@@ -267,18 +267,29 @@ class Generator:
             return "x: torch.Tensor", "torch.Tensor", [*lines, "        return x"]
         params = ", ".join(f"{local.fresh(t)}: torch.Tensor" for t in node.input_names)
         joins = {c.name: c.join for c in plan.children if isinstance(c, LayerPlan) and c.join}
+        layer_names = {c.name for c in plan.children if isinstance(c, LayerPlan)}
         lines = []
         for name, sources in node.wires:
             args = [local.fresh(s) for s in sources]
             target = local.fresh(name)
             join = joins.get(name)
-            value = JOINS[join].source(args) if join else f"self.{name}({', '.join(args)})"
+            if join:
+                value = JOINS[join].source(args)
+            else:
+                value = module_call(name, args, name in layer_names)
             lines.append(f"        {target} = {value}")
         outs = [local.fresh(o) for o in node.output_names]
         returns = "torch.Tensor"
         if len(outs) > 1:
             returns = f"tuple[{', '.join([returns] * len(outs))}]"
         return params, returns, [*lines, f"        return {', '.join(outs)}"]
+
+
+def module_call(name: str, args: list[str], layer: bool) -> str:
+    """A child called on graph tensors; a layer joining several (MeanJoin)
+    takes them as one list, a block one argument per input."""
+    inner = ", ".join(args)
+    return f"self.{name}([{inner}])" if layer and len(args) > 1 else f"self.{name}({inner})"
 
 
 @cache

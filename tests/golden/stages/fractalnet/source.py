@@ -23,14 +23,16 @@ def mean_of(outs: list[torch.Tensor], drop_path: float, training: bool) -> torch
             total = total + out
         return total / len(outs)
     n, device = outs[0].shape[0], outs[0].device
-    keep = torch.rand(len(outs), n, device=device) >= drop_path
-    rescue = torch.randint(len(outs), (n,), device=device)  # for samples that lost all
-    keep[rescue, torch.arange(n, device=device)] |= ~keep.any(0)
+    keep = torch.rand([len(outs), n], device=device) >= drop_path
+    rescue = torch.randint(len(outs), [n], device=device)  # for samples that lost all
+    samples = torch.arange(n, device=device)
+    keep[rescue, samples] = keep[rescue, samples] | ~keep.any(0)
     weight = keep.to(outs[0].dtype)
     weight = weight / weight.sum(0, keepdim=True)
-    total = outs[0] * weight[0].view(-1, *[1] * (outs[0].dim() - 1))
-    for out, w in zip(outs[1:], weight[1:], strict=True):
-        total = total + out * w.view(-1, *[1] * (out.dim() - 1))
+    shape = [-1] + [1] * (outs[0].dim() - 1)
+    total = outs[0] * weight[0].view(shape)
+    for k in range(1, len(outs)):
+        total = total + outs[k] * weight[k].view(shape)
     return total
 
 
@@ -51,14 +53,15 @@ class Graph(nn.Module):
 
 
 class MeanJoin(nn.Module):
-    """A graph's `mean` join with drop-path (a module: it depends on training)."""
+    """A graph's `mean` join with drop-path (a module: it depends on training),
+    called with the list of tensors it joins."""
 
     def __init__(self, drop_path: float = 0.0) -> None:
         super().__init__()
         self.drop_path = drop_path
 
-    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        return mean_of(list(xs), self.drop_path, self.training)
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
+        return mean_of(xs, self.drop_path, self.training)
 
 
 def init_weights(model: nn.Module) -> None:
@@ -86,22 +89,22 @@ class FractalBlock(Graph):
         d1 = self.d1(x)
         d2 = self.d2(d1)
         c1 = self.c1(x)
-        j1 = self.j1(d2, c1)
+        j1 = self.j1([d2, c1])
         d3 = self.d3(j1)
         d4 = self.d4(d3)
         c2 = self.c2(j1)
         b1 = self.b1(x)
-        j2 = self.j2(d4, c2, b1)
+        j2 = self.j2([d4, c2, b1])
         d5 = self.d5(j2)
         d6 = self.d6(d5)
         c3 = self.c3(j2)
-        j3 = self.j3(d6, c3)
+        j3 = self.j3([d6, c3])
         d7 = self.d7(j3)
         d8 = self.d8(d7)
         c4 = self.c4(j3)
         b2 = self.b2(j2)
         a1 = self.a1(x)
-        j4 = self.j4(d8, c4, b2, a1)
+        j4 = self.j4([d8, c4, b2, a1])
         return j4
 
 

@@ -30,7 +30,10 @@ class Concat(nn.Module):
             self.add_module(name, branch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([branch(x) for branch in self.children()], 1)
+        outs: list[torch.Tensor] = []
+        for branch in self.children():
+            outs.append(branch(x))
+        return torch.cat(outs, 1)
 
 
 def init_weights(model: nn.Module) -> None:

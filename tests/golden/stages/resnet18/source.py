@@ -23,7 +23,9 @@ class Sequential(nn.Sequential):
 class Residual(nn.Module):
     """out = post(scale · residual(x) + shortcut(x)); the shortcut is the identity
     when there is no `shortcut` child. `post` names the child applied after the
-    sum (ResNet's final ReLU), registered under its own IR name."""
+    sum (ResNet's final ReLU), registered under its own IR name. Children may
+    also be assigned after `__init__` (a generated subclass does), in the order
+    residual, shortcut, post."""
 
     def __init__(self, *, scale_: float = 1.0, post_: str | None = None,
                  **children: nn.Module) -> None:  # fmt: skip
@@ -31,17 +33,21 @@ class Residual(nn.Module):
         for name, child in children.items():
             self.add_module(name, child)
         self._scale = float(scale_)
-        self._post = post_
-        self._has_shortcut = "shortcut" in children
+        self._post = post_ or ""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.residual(x)
-        if self._scale != 1.0:
-            out = out * self._scale
-        out = out + (self.shortcut(x) if self._has_shortcut else x)
-        if self._post is not None:
-            out = getattr(self, self._post)(out)
-        return out
+        out, shortcut, done = x, x, False
+        for name, child in self.named_children():  # unrolled by TorchScript
+            if name == "residual":
+                out = child(x)
+                if self._scale != 1.0:
+                    out = out * self._scale
+            elif name == "shortcut":
+                shortcut = child(x)
+            elif name == self._post:
+                out = child(out + shortcut)
+                done = True
+        return out if done else out + shortcut
 
 
 def init_weights(model: nn.Module) -> None:
