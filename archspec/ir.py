@@ -181,6 +181,8 @@ class Model:
     input: Shape
     source: str  # the spec file as given
     variant: str | None = None
+    # The parsed spec, for backends that write its blocks as parametric code.
+    spec: Any = dataclass_field(default=None, compare=False, repr=False)
 
     @property
     def outputs(self) -> tuple[Shape, ...]:

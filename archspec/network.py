@@ -169,6 +169,7 @@ def loads(
         input=Shape(*spec.input),
         source=filename,
         variant=chosen_variant(spec, variant),
+        spec=spec,
     )
     return Network(model, diag.warnings)
 

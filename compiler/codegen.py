@@ -48,9 +48,27 @@ MODULE_NAMES = frozenset({"OrderedDict", "torch", "nn", "init_weights", "mean_of
                           *layers.PART_CLASSES})  # fmt: skip
 
 
-def generate_source(net: Model) -> str:
-    """The standalone source for `net` (what `archspec compile` writes)."""
+def generate_source(net: Model, unrolled: bool = False) -> str:
+    """The standalone source for `net` (what `archspec compile` writes): one
+    class per spec block with loops (`compiler/parametric.py`), or with
+    `unrolled` every module spelled out with its spec line. A network the
+    parametric form cannot express is written unrolled."""
+    if not unrolled:
+        from .parametric import Unsupported, write_module
+
+        try:
+            return write_module([net])
+        except Unsupported:
+            pass
     return Generator(net).render()
+
+
+def generate_family(nets: list[Model]) -> str:
+    """One module for every variant of a family file: the network class, its
+    blocks' classes and a factory per variant (`resnet50()`)."""
+    from .parametric import write_module
+
+    return write_module(nets, family=True)
 
 
 def safe_text(text: Any) -> str:
@@ -259,30 +277,34 @@ class Generator:
 
     # ---------------------------------------------------------------- forward
     def forward(self, plan: BlockPlan) -> tuple[str, str, list[str]]:
-        """(parameters, return annotation, body) of a seq or graph forward."""
-        local = Namespace({"self", "torch", "nn"})
-        node = plan.node
-        if not isinstance(node, Graph):
-            lines = [f"        x = self.{child.name}(x)" for child in plan.children]
-            return "x: torch.Tensor", "torch.Tensor", [*lines, "        return x"]
-        params = ", ".join(f"{local.fresh(t)}: torch.Tensor" for t in node.input_names)
-        joins = {c.name: c.join for c in plan.children if isinstance(c, LayerPlan) and c.join}
-        layer_names = {c.name for c in plan.children if isinstance(c, LayerPlan)}
-        lines = []
-        for name, sources in node.wires:
-            args = [local.fresh(s) for s in sources]
-            target = local.fresh(name)
-            join = joins.get(name)
-            if join:
-                value = JOINS[join].source(args)
-            else:
-                value = module_call(name, args, name in layer_names)
-            lines.append(f"        {target} = {value}")
-        outs = [local.fresh(o) for o in node.output_names]
-        returns = "torch.Tensor"
-        if len(outs) > 1:
-            returns = f"tuple[{', '.join([returns] * len(outs))}]"
-        return params, returns, [*lines, f"        return {', '.join(outs)}"]
+        return forward_source(plan)
+
+
+def forward_source(plan: BlockPlan) -> tuple[str, str, list[str]]:
+    """(parameters, return annotation, body) of a seq or graph forward."""
+    local = Namespace({"self", "torch", "nn"})
+    node = plan.node
+    if not isinstance(node, Graph):
+        lines = [f"        x = self.{child.name}(x)" for child in plan.children]
+        return "x: torch.Tensor", "torch.Tensor", [*lines, "        return x"]
+    params = ", ".join(f"{local.fresh(t)}: torch.Tensor" for t in node.input_names)
+    joins = {c.name: c.join for c in plan.children if isinstance(c, LayerPlan) and c.join}
+    layer_names = {c.name for c in plan.children if isinstance(c, LayerPlan)}
+    lines = []
+    for name, sources in node.wires:
+        args = [local.fresh(s) for s in sources]
+        target = local.fresh(name)
+        join = joins.get(name)
+        if join:
+            value = JOINS[join].source(args)
+        else:
+            value = module_call(name, args, name in layer_names)
+        lines.append(f"        {target} = {value}")
+    outs = [local.fresh(o) for o in node.output_names]
+    returns = "torch.Tensor"
+    if len(outs) > 1:
+        returns = f"tuple[{', '.join([returns] * len(outs))}]"
+    return params, returns, [*lines, f"        return {', '.join(outs)}"]
 
 
 def module_call(name: str, args: list[str], layer: bool) -> str:
@@ -292,8 +314,12 @@ def module_call(name: str, args: list[str], layer: bool) -> str:
     return f"self.{name}([{inner}])" if layer and len(args) > 1 else f"self.{name}({inner})"
 
 
-@cache
 def _template() -> jinja2.Template:
+    return _template_named("module.py.j2")
+
+
+@cache
+def _template_named(name: str) -> jinja2.Template:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("archspec.compiler", "templates"),
         trim_blocks=True,
@@ -302,4 +328,4 @@ def _template() -> jinja2.Template:
         autoescape=False,  # Python source, not HTML; every value is escaped by us
         undefined=jinja2.StrictUndefined,
     )
-    return env.get_template("module.py.j2")
+    return env.get_template(name)
