@@ -41,9 +41,9 @@ from archspec.naming import Namespace, camel
 from . import layers
 from .forms import part_class
 from .plan import BlockPlan, LayerPlan, Plan
-from .pysource import NotExpressible, literal, to_python, uses_math
+from .pysource import NotExpressible, literal, negated, to_python, uses_math
 
-LINE = 99
+LINE = 100  # ruff format's limit in this repository
 
 
 class Unsupported(Exception):
@@ -66,8 +66,17 @@ class Code:
     func: str = ""
     args: list[tuple[str | None, Code]] = field(default_factory=list)
     comp: tuple[str, Code, str] | None = None  # (key, value, for-clause)
+    choice: tuple[Code, str, Code] | None = None  # (then, test, otherwise)
+    brackets: str = ""  # a tuple or list of `args` (a literal)
 
     def flat(self) -> str:
+        if self.choice is not None:
+            then, test, otherwise = self.choice
+            return f"{then.flat()} if {test} else {otherwise.flat()}"
+        if self.brackets:
+            inner = ", ".join(v.flat() for _k, v in self.args)
+            one = "," if self.brackets == "()" and len(self.args) == 1 else ""
+            return f"{self.brackets[0]}{inner}{one}{self.brackets[1]}"
         if self.comp is not None:
             key, value, clause = self.comp
             return f"{{{key}: {value.flat()} {clause}}}"
@@ -86,8 +95,21 @@ def render(code: Code, indent: int, head: str, tail: str) -> list[str]:
     line with a trailing comma (the form ruff format keeps)."""
     pad = " " * indent
     line = f"{pad}{head}{code.flat()}{tail}"
-    if len(line) <= LINE or (not code.func and code.comp is None):
+    if len(line) <= LINE or not (code.func or code.comp or code.choice or code.brackets):
         return [line]
+    inside = f"{pad}    {code.flat()[1:-1] if code.comp else code.flat()}"
+    if (code.choice or code.comp) and len(inside) <= LINE:  # ruff keeps these on one line
+        return [f"{pad}{head}{'(' if code.choice else '{'}", inside,
+                f"{pad}{')' if code.choice else '}'}{tail}"]  # fmt: skip
+    if code.choice is not None:
+        then, test, otherwise = code.choice
+        return [f"{pad}{head}(", *render(then, indent + 4, "", ""), f"{pad}    if {test}",
+                *render(otherwise, indent + 4, "else ", ""), f"{pad}){tail}"]  # fmt: skip
+    if code.brackets:
+        lines = [f"{pad}{head}{code.brackets[0]}"]
+        for _key, value in code.args:
+            lines += render(value, indent + 4, "", ",")
+        return [*lines, f"{pad}{code.brackets[1]}{tail}"]
     if code.comp is not None:
         key, value, clause = code.comp
         return [f"{pad}{head}{{", *render(value, indent + 4, f"{key}: ", ""),
@@ -193,7 +215,7 @@ def span_key(span: Any) -> tuple:
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
 
 # Names a generated constructor's parameters never take.
-LOCAL_RESERVED = frozenset({"self", "torch", "nn", "math", "x", "i", "super",
+LOCAL_RESERVED = frozenset({"self", "torch", "nn", "math", "x", "i", "super", "l", "O", "I",
                             *dir(builtins)})  # fmt: skip
 
 
@@ -373,7 +395,7 @@ class ClassGen:
             bools.append(Cand(lambda s, t=test: bool(evaluate(t, s)),
                               lambda g, t=test: g.python(t)))  # fmt: skip
             bools.append(Cand(lambda s, t=test: not evaluate(t, s),
-                              lambda g, t=test: g.python(ast.UnaryOp("not", t))))  # fmt: skip
+                              lambda g, t=test: g.python(negated(t))))  # fmt: skip
         if self.bdef is not None:
             channels = self.candidates()[len(self.spec_params) + len(self.inputs):]
             channels = [*(expr_cand(ast.Var(p)) for p in self.spec_params), *channels]
@@ -569,7 +591,8 @@ class ModuleGen:
             return [line for n, c in code for line in render(c, indent, f"self.{n} = ", "")]
         if code.comp is not None:  # a loop: add each copy under its name
             keyexpr, value, clause = code.comp
-            return [f"{pad}{clause}:", *render(value, indent + 4, f"self.add_module({keyexpr}, ", ")")]
+            add = Code(func="self.add_module", args=[(None, Code(keyexpr)), (None, value)])
+            return [f"{pad}{clause}:", *render(add, indent + 4, "", "")]
         return render(code, indent, f"self.{name} = ", "")
 
     def segment_code(self, gen: ClassGen, key: tuple, items: list) -> tuple[Any, str]:
@@ -622,7 +645,7 @@ class ModuleGen:
             for part in reversed(parts[:-1]):
                 rest = [s for s, _p in occs if all(s is not t for t, _q in part)]
                 test = gen.condition([s for s, _p in part], rest, name)
-                result = Code(f"{self.code(gen, part).flat()} if {test} else {result.flat()}")
+                result = Code(choice=(self.code(gen, part), test, result))
             return result
 
     def code(self, gen: ClassGen, occs: list[tuple[dict, Plan]]) -> Code:
@@ -679,7 +702,7 @@ class ModuleGen:
         args: list[tuple[str | None, Code]] = []
         for k in range(len(part0.args)):
             items = [(s, q.args[k]) for s, _p, q in occs]
-            args.append((None, Code(gen.value(items, own, f"{plan0.name}_arg{k}"))))
+            args.append((None, as_code(gen.value(items, own, f"{plan0.name}_arg{k}"), items)))
         keys = list(dict.fromkeys(k for _s, _p, q in occs for k, _v in q.kwargs))
         position = {k: n for n, k in enumerate(defaults)}
         keys.sort(key=lambda k: position.get(k, len(position)))
@@ -699,7 +722,7 @@ class ModuleGen:
                 continue
             if key in defaults and all(same(v, defaults[key]) for _s, v in items):
                 continue
-            args.append((key, Code(gen.value(items, own, f"{plan0.name}_{key}"))))
+            args.append((key, as_code(gen.value(items, own, f"{plan0.name}_{key}"), items)))
         return Code(func=func, args=args)
 
     def own_exprs(self, plan: LayerPlan) -> list[ast.Expr]:
@@ -761,6 +784,21 @@ class ModuleGen:
             elif text != param.default:
                 args.append((param.py, Code(text)))
         return Code(func=func, args=args)
+
+
+def as_code(text: str, items: list[tuple[dict, Any]]) -> Code:
+    """A literal tuple as a tree, so a long one is written one item per line."""
+    value = items[0][1]
+    if isinstance(value, tuple) and text == literal(value):
+        return literal_code(value)
+    return Code(text)
+
+
+def literal_code(value: Any) -> Code:
+    if isinstance(value, tuple | list):
+        brackets = "()" if isinstance(value, tuple) else "[]"
+        return Code(brackets=brackets, args=[(None, literal_code(v)) for v in value])
+    return Code(literal(value))
 
 
 def members_name(items: list) -> str:
@@ -953,7 +991,8 @@ def signature_lines(gen: ClassGen) -> list[str]:
             note = f": {next(iter(kinds)).__name__}"
         if p.kwonly and "*" not in params:
             params.append("*")
-        params.append(f"{p.py}{note}" + (f" = {p.default}" if p.default is not None else ""))
+        eq = " = " if note else "="
+        params.append(f"{p.py}{note}" + (f"{eq}{p.default}" if p.default is not None else ""))
     if gen.bdef is None:
         params += list(gen.network_params.values())
         params += [e.py for e in gen.extra]

@@ -66,6 +66,14 @@ def to_python(expr: ast.Expr, resolve: Resolver) -> str:
     return _emit(expr, resolve)[0]
 
 
+def negated(expr: ast.Expr) -> ast.Expr:
+    """`not expr`, a comparison flipped (`a != b` rather than `not a == b`)."""
+    flip = {"==": "!=", "!=": "=="}
+    if isinstance(expr, ast.BinOp) and expr.op in flip:
+        return ast.BinOp(flip[expr.op], expr.left, expr.right, expr.span)
+    return ast.UnaryOp("not", expr, expr.span)
+
+
 def uses_math(expr: ast.Expr) -> bool:
     return any(isinstance(e, ast.Func) and e.name in ("floor", "ceil") for e in walk(expr))
 
