@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
 
     compile_ = spec_command("compile", "generate standalone PyTorch source")
     compile_.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
+    compile_.add_argument("--unrolled", action="store_true",
+                          help="every module spelled out, with its spec line (no block classes)")  # fmt: skip
+    compile_.add_argument("--family", action="store_true",
+                          help="a family file: one module with a factory per variant")  # fmt: skip
 
     sub.add_parser("list", help="list the bundled specs")
     return parser
@@ -111,7 +115,9 @@ def _draw(net: Network, args: argparse.Namespace) -> int:
 
 
 def _compile(net: Network, args: argparse.Namespace) -> int:
-    text = net.source()
+    if args.family and args.unrolled:
+        raise ToolError("--family writes block classes; it cannot be --unrolled")
+    text = net.source(unrolled=args.unrolled, family=args.family)
     if args.output:
         try:
             write_atomically(Path(args.output), text.encode("utf-8"))
@@ -122,6 +128,9 @@ def _compile(net: Network, args: argparse.Namespace) -> int:
         sys.stdout.flush()
     outputs = ", ".join(str(s) for s in net.outputs)
     where = args.output or "stdout"
+    if args.family:
+        print(f"{net.path}: {', '.join(net.family())} → {where}", file=sys.stderr)
+        return 0
     print(
         f"{net.name}: {net.params:,} params, {net.macs:,} MACs, output {outputs} → {where}",
         file=sys.stderr,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .blocks import SYNTAX
 from .compiler.names import RESERVED
 from .elaborate import chosen_variant, elaborate, network_name
-from .errors import Diagnostics, Span, SpecErrors, SpecNameError, SpecWarning
+from .errors import Diagnostics, Span, SpecErrors, SpecNameError, SpecWarning, ToolError
 from .ir import Block, Layer, Model, Node, Shape, verify, walk
 from .parser import read_spec
 from .report import MAC_CONVENTION, Row, as_dict, rows, summary_table
@@ -121,11 +121,32 @@ class Network:
 
         return build_module(self.model, device=device, dtype=dtype)
 
-    def source(self) -> str:
-        """Standalone PyTorch source for this network (depends only on torch)."""
-        from .compiler.codegen import generate_source
+    def source(self, unrolled: bool = False, family: bool = False) -> str:
+        """Standalone PyTorch source for this network (depends only on torch):
+        a class per spec block, or with `unrolled` every module spelled out
+        with its spec line; with `family`, one module for every variant of the
+        spec file, with a factory function per variant."""
+        from .compiler.codegen import generate_family, generate_source
 
-        return generate_source(self.model)
+        if family:
+            return generate_family([self._variant(name).model for name in self.family()])
+        return generate_source(self.model, unrolled=unrolled)
+
+    def family(self) -> list[str]:
+        """The variants of this network's spec file (`resnet18`, …); a
+        `ToolError` for a file without `variants:`."""
+        spec = self.model.spec
+        if spec is None or not spec.variants:
+            raise ToolError(f"{self.path} has no `variants:`; --family needs a family file")
+        return [name for name, _overrides in spec.variants]
+
+    def _variant(self, name: str) -> Network:
+        if name == self.variant and self.model.spec is not None:
+            return self
+        path = Path(self.path)
+        if path.is_file():
+            return loads(path.read_text(encoding="utf-8"), self.path, name, path.parent)
+        raise ToolError(f"cannot reread {self.path} for variant `{name}`")
 
     def draw(self, depth: int | None = None, rankdir: str = "TB") -> Any:
         """A `graphviz.Digraph` of this network."""
