@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     compile_ = spec_command("compile", "generate standalone PyTorch source")
     compile_.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
     compile_.add_argument("--unrolled", action="store_true",
-                          help="every module spelled out, with its spec line (no block classes)")  # fmt: skip
+                          help="every module spelled out, with its spec line")  # fmt: skip
     compile_.add_argument("--family", action="store_true",
                           help="a family file: one module with a factory per variant")  # fmt: skip
 

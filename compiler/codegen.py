@@ -295,10 +295,8 @@ def forward_source(plan: BlockPlan) -> tuple[str, str, list[str]]:
         args = [local.fresh(s) for s in sources]
         target = local.fresh(name)
         join = joins.get(name)
-        if join:
-            value = JOINS[join].source(args)
-        else:
-            value = module_call(name, args, name in layer_names)
+        call = module_call(name, args, name in layer_names)
+        value = JOINS[join].source(args) if join else call
         lines.append(f"        {target} = {value}")
     outs = [local.fresh(o) for o in node.output_names]
     returns = "torch.Tensor"

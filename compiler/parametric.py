@@ -99,12 +99,20 @@ def render(code: Code, indent: int, head: str, tail: str) -> list[str]:
         return [line]
     inside = f"{pad}    {code.flat()[1:-1] if code.comp else code.flat()}"
     if (code.choice or code.comp) and len(inside) <= LINE:  # ruff keeps these on one line
-        return [f"{pad}{head}{'(' if code.choice else '{'}", inside,
-                f"{pad}{')' if code.choice else '}'}{tail}"]  # fmt: skip
+        return [
+            f"{pad}{head}{'(' if code.choice else '{'}",
+            inside,
+            f"{pad}{')' if code.choice else '}'}{tail}",
+        ]
     if code.choice is not None:
         then, test, otherwise = code.choice
-        return [f"{pad}{head}(", *render(then, indent + 4, "", ""), f"{pad}    if {test}",
-                *render(otherwise, indent + 4, "else ", ""), f"{pad}){tail}"]  # fmt: skip
+        return [
+            f"{pad}{head}(",
+            *render(then, indent + 4, "", ""),
+            f"{pad}    if {test}",
+            *render(otherwise, indent + 4, "else ", ""),
+            f"{pad}){tail}",
+        ]
     if code.brackets:
         lines = [f"{pad}{head}{code.brackets[0]}"]
         for _key, value in code.args:
@@ -112,8 +120,12 @@ def render(code: Code, indent: int, head: str, tail: str) -> list[str]:
         return [*lines, f"{pad}{code.brackets[1]}{tail}"]
     if code.comp is not None:
         key, value, clause = code.comp
-        return [f"{pad}{head}{{", *render(value, indent + 4, f"{key}: ", ""),
-                f"{pad}    {clause}", f"{pad}}}{tail}"]  # fmt: skip
+        return [
+            f"{pad}{head}{{",
+            *render(value, indent + 4, f"{key}: ", ""),
+            f"{pad}    {clause}",
+            f"{pad}}}{tail}",
+        ]
     lines = [f"{pad}{head}{code.func}("]
     for key, value in code.args:
         lines += render(value, indent + 4, _arg(key), ",")
@@ -153,8 +165,19 @@ def value_exprs(node: Any) -> list[tuple[ast.Expr, str]]:
     out: list[tuple[ast.Expr, str]] = []
 
     def visit(item: Any, role: str = "value") -> None:
-        if isinstance(item, ast.Num | ast.Str | ast.Var | ast.Attr | ast.Index | ast.Func
-                      | ast.ListLit | ast.BinOp | ast.UnaryOp | ast.IfExpr):  # fmt: skip
+        if isinstance(
+            item,
+            ast.Num
+            | ast.Str
+            | ast.Var
+            | ast.Attr
+            | ast.Index
+            | ast.Func
+            | ast.ListLit
+            | ast.BinOp
+            | ast.UnaryOp
+            | ast.IfExpr,
+        ):
             out.append((item, role))
             return
         if isinstance(item, tuple):
@@ -204,8 +227,9 @@ def calls_of(node: Any, repeated: bool, out: dict, inside: set) -> None:
     if is_dataclass(node) and not isinstance(node, type):
         for f in fields(node):
             if f.name != "span":
-                calls_of(getattr(node, f.name), repeated or isinstance(node, ast.Repeat), out,
-                         inside)  # fmt: skip
+                calls_of(
+                    getattr(node, f.name), repeated or isinstance(node, ast.Repeat), out, inside
+                )
 
 
 def span_key(span: Any) -> tuple:
@@ -215,8 +239,9 @@ def span_key(span: Any) -> tuple:
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
 
 # Names a generated constructor's parameters never take.
-LOCAL_RESERVED = frozenset({"self", "torch", "nn", "math", "x", "i", "super", "l", "O", "I",
-                            *dir(builtins)})  # fmt: skip
+LOCAL_RESERVED = frozenset(
+    {"self", "torch", "nn", "math", "x", "i", "super", "l", "O", "I", *dir(builtins)}
+)
 
 
 # ---------------------------------------------------------------- classes
@@ -234,8 +259,14 @@ class Param:
 class ClassGen:
     """One generated class: a spec block (every instance of it), or the network."""
 
-    def __init__(self, module: ModuleGen, name: str, key: Any, bdef: ast.BlockDef | None,
-                 instances: list[tuple[BlockPlan, dict]]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        module: ModuleGen,
+        name: str,
+        key: Any,
+        bdef: ast.BlockDef | None,
+        instances: list[tuple[BlockPlan, dict]],
+    ) -> None:
         self.module = module
         self.name = name
         self.key = key
@@ -324,8 +355,13 @@ class ClassGen:
         except (ArchSpecError, NotExpressible, KeyError, TypeError, IndexError, ValueError):
             return None
 
-    def value(self, items: list[tuple[dict, Any]], own: list[ast.Expr], name: str,
-              keep_constant: bool = True) -> str:  # fmt: skip
+    def value(
+        self,
+        items: list[tuple[dict, Any]],
+        own: list[ast.Expr],
+        name: str,
+        keep_constant: bool = True,
+    ) -> str:
         """One expression giving every occurrence's value."""
         first = items[0][1]
         if self.bdef is None and all(same(v, first) for _s, v in items):
@@ -364,8 +400,10 @@ class ClassGen:
             if self.try_cand(a, firsts) is None:
                 continue
             for b in ints:
-                cand = Cand(lambda s, a=a, b=b: a.value(s) + (s["i"] - 1) * b.value(s),
-                            lambda g, a=a, b=b: f"{a.source(g)} + (i - 1) * {b.source(g)}")  # fmt: skip
+                cand = Cand(
+                    lambda s, a=a, b=b: a.value(s) + (s["i"] - 1) * b.value(s),
+                    lambda g, a=a, b=b: f"{a.source(g)} + (i - 1) * {b.source(g)}",
+                )
                 found = self.try_cand(cand, items)
                 if found is not None:
                     return found
@@ -392,16 +430,22 @@ class ClassGen:
         items = [(s, True) for s in yes] + [(s, False) for s in no]
         bools = []
         for test in self.tests:
-            bools.append(Cand(lambda s, t=test: bool(evaluate(t, s)),
-                              lambda g, t=test: g.python(t)))  # fmt: skip
-            bools.append(Cand(lambda s, t=test: not evaluate(t, s),
-                              lambda g, t=test: g.python(negated(t))))  # fmt: skip
+            bools.append(
+                Cand(lambda s, t=test: bool(evaluate(t, s)), lambda g, t=test: g.python(t))
+            )
+            bools.append(
+                Cand(lambda s, t=test: not evaluate(t, s), lambda g, t=test: g.python(negated(t)))
+            )
         if self.bdef is not None:
-            channels = self.candidates()[len(self.spec_params) + len(self.inputs):]
+            channels = self.candidates()[len(self.spec_params) + len(self.inputs) :]
             channels = [*(expr_cand(ast.Var(p)) for p in self.spec_params), *channels]
             for c in channels:
-                bools.append(Cand(lambda s, c=c: s[INPUTS][0] != c.value(s),
-                                  lambda g, c=c: f"{g.input_param(0)} != {c.source(g)}"))  # fmt: skip
+                bools.append(
+                    Cand(
+                        lambda s, c=c: s[INPUTS][0] != c.value(s),
+                        lambda g, c=c: f"{g.input_param(0)} != {c.source(g)}",
+                    )
+                )
         for cand in bools:
             found = self.try_cand(cand, items)
             if found is not None:
@@ -415,8 +459,9 @@ class ClassGen:
 class ModuleGen:
     """Every class of one generated file."""
 
-    def __init__(self, spec: ast.Spec, roots: list[tuple[BlockPlan, str | None]],
-                 reserved: frozenset[str]) -> None:  # fmt: skip
+    def __init__(
+        self, spec: ast.Spec, roots: list[tuple[BlockPlan, str | None]], reserved: frozenset[str]
+    ) -> None:
         self.spec = spec
         self.reserved = reserved
         self.blocks = {b.name: b for b in spec.blocks}
@@ -438,8 +483,12 @@ class ModuleGen:
         for root, variant in roots:
             scope = file_scope(spec, variant, Diagnostics())
             self.globals_ |= {k for k in scope if k not in BUILTINS}
-            top = {**scope, "in": _shape(root.node.inputs[0]), INST: len(self.roots),
-                   INPUTS: [root.node.inputs[0].c]}  # fmt: skip
+            top = {
+                **scope,
+                "in": _shape(root.node.inputs[0]),
+                INST: len(self.roots),
+                INPUTS: [root.node.inputs[0].c],
+            }
             self.roots.append((root, top))
             self._scopes(root, top, [])
         self.variant_keys = list(dict.fromkeys(k for _v, o in variants.items() for k, _e in o))
@@ -503,8 +552,13 @@ class ModuleGen:
             return self.classes[key]
         instances = self.groups[key]
         block = key[0]
-        gen = ClassGen(self, self.names.fresh(camel(block) or "Block", key=key), key,
-                       self.blocks[block], instances)  # fmt: skip
+        gen = ClassGen(
+            self,
+            self.names.fresh(camel(block) or "Block", key=key),
+            key,
+            self.blocks[block],
+            instances,
+        )
         self.classes[key] = gen
         self.generate(gen)
         self.order.append(gen)
@@ -516,13 +570,16 @@ class ModuleGen:
         if isinstance(node, Seq | Graph):
             gen.lines = ["        super().__init__()", *self.statements(gen, occs, 8)]
             return
-        kwargs = [(k, [(s, p.node.torch_kwargs()[k]) for s, p in occs])
-                  for k in node.torch_kwargs()]  # fmt: skip
+        kwargs = [
+            (k, [(s, p.node.torch_kwargs()[k]) for s, p in occs]) for k in node.torch_kwargs()
+        ]
         if any(len(p.node.torch_kwargs()) != len(kwargs) for _s, p in occs):
             raise Mismatch("combinator options differ")
         self.used.add(layers.COMBINATORS[node.TORCH])
-        head = Code(func="super().__init__", args=[
-            (k, Code(gen.value(items, [], k.rstrip("_")))) for k, items in kwargs])  # fmt: skip
+        head = Code(
+            func="super().__init__",
+            args=[(k, Code(gen.value(items, [], k.rstrip("_")))) for k, items in kwargs],
+        )
         gen.lines = [*render(head, 8, "", ""), *self.statements(gen, occs, 8)]
 
     # ------------------------------------------------------------ children
@@ -561,7 +618,9 @@ class ModuleGen:
             out.append((tuple(id(s) for s, _m in present), key, present))
         return out
 
-    def statements(self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]], indent: int) -> list[str]:
+    def statements(
+        self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]], indent: int
+    ) -> list[str]:
         lines: list[str] = []
         groups = self.children_code(gen, occs)
         everyone = tuple(id(s) for s, _p in occs)
@@ -597,7 +656,7 @@ class ModuleGen:
 
     def segment_code(self, gen: ClassGen, key: tuple, items: list) -> tuple[Any, str]:
         """One segment across occurrences: a single child or a loop."""
-        span, base, start = key
+        _span, base, start = key
         counts = [len(members) for _s, members in items]
         looped = start and (max(counts) > 1 or len(set(counts)) > 1)
         if not looped:
@@ -605,8 +664,11 @@ class ModuleGen:
             return self.choose(gen, occs, members_name(items)), members_name(items)
         count_items = [(s, n) for (s, _m), n in zip(items, counts, strict=True)]
         total = gen.value(count_items, list(gen.counts), "count")
-        body = [({**s, "i": j + 1, LOOP: True}, m) for s, members in items
-                for j, m in enumerate(members)]  # fmt: skip
+        body = [
+            ({**s, "i": j + 1, LOOP: True}, m)
+            for s, members in items
+            for j, m in enumerate(members)
+        ]
         gen.in_loop += 1
         try:
             value = self.choose(gen, body, base)
@@ -651,19 +713,28 @@ class ModuleGen:
     def code(self, gen: ClassGen, occs: list[tuple[dict, Plan]]) -> Code:
         first = occs[0][1]
         if isinstance(first, LayerPlan):
-            if not all(isinstance(p, LayerPlan) and len(p.parts) == len(first.parts)
-                       and [q.name for q in p.parts] == [q.name for q in first.parts]
-                       for _s, p in occs):  # fmt: skip
+            if not all(
+                isinstance(p, LayerPlan)
+                and len(p.parts) == len(first.parts)
+                and [q.name for q in p.parts] == [q.name for q in first.parts]
+                for _s, p in occs
+            ):
                 raise Mismatch("different layers")
-            calls = [self.part(gen, [(s, p, p.parts[k]) for s, p in occs])
-                     for k in range(len(first.parts))]  # fmt: skip
+            calls = [
+                self.part(gen, [(s, p, p.parts[k]) for s, p in occs])
+                for k in range(len(first.parts))
+            ]
             if len(calls) == 1:
                 return calls[0]
             self.used.add(layers.Sequential)
             names = [part.name for part in first.parts]
             return Code(func="Sequential", args=list(zip(names, calls, strict=True)))
-        if not all(isinstance(p, BlockPlan) and type(p.node) is type(first.node)
-                   and bool(p.node.block) == bool(first.node.block) for _s, p in occs):  # fmt: skip
+        if not all(
+            isinstance(p, BlockPlan)
+            and type(p.node) is type(first.node)
+            and bool(p.node.block) == bool(first.node.block)
+            for _s, p in occs
+        ):
             raise Mismatch("different blocks")
         if first.node.block:
             return self.instance(gen, occs)
@@ -690,8 +761,10 @@ class ModuleGen:
 
     def part(self, gen: ClassGen, occs: list[tuple[dict, LayerPlan, Any]]) -> Code:
         _s, plan0, part0 = occs[0]
-        if any(q.cls != part0.cls or q.library != part0.library or len(q.args) != len(part0.args)
-               for _s, _p, q in occs):  # fmt: skip
+        if any(
+            q.cls != part0.cls or q.library != part0.library or len(q.args) != len(part0.args)
+            for _s, _p, q in occs
+        ):
             raise Mismatch("different modules")
         cls = part_class(part0, plan0.node)
         func = f"nn.{part0.cls}" if part0.library == "nn" else cls.__name__
@@ -765,18 +838,24 @@ class ModuleGen:
                     raise Mismatch("a family's blocks with decisions")
                 # an instance that never reads it (a child it lacks) passes any value
                 fill = next(iter(param.values.values()))
-                items = [(s, param.values.get(i[INST], fill))
-                         for (s, _p), i in zip(occs, inner, strict=True)]  # fmt: skip
+                items = [
+                    (s, param.values.get(i[INST], fill))
+                    for (s, _p), i in zip(occs, inner, strict=True)
+                ]
             else:
                 items = [(s, i[param.spec]) for (s, _p), i in zip(occs, inner, strict=True)]
                 given = [_given(call, cls.bdef, param.spec) for call in calls]
-                if param.spec in gen.module.globals_ and not (cls.bdef and param.spec in
-                                                              [p.name for p in cls.bdef.params]):
+                if param.spec in gen.module.globals_ and not (
+                    cls.bdef and param.spec in [p.name for p in cls.bdef.params]
+                ):
                     own = [ast.Var(param.spec)]
                 elif given[0] is not None and all(g == given[0] for g in given):
                     own = [given[0]]
-                if param.default is not None and all(g is None for g in given) and \
-                        all(literal(v) == param.default for _s, v in items):
+                if (
+                    param.default is not None
+                    and all(g is None for g in given)
+                    and all(literal(v) == param.default for _s, v in items)
+                ):
                     continue
             text = gen.value(items, own, param.py)
             if param.default is None and not param.kwonly:
@@ -819,8 +898,11 @@ def _given(call: ast.Call, bdef: ast.BlockDef | None, name: str) -> ast.Expr | N
 def fingerprint(plan: Plan) -> tuple:
     if isinstance(plan, LayerPlan):
         return ("layer", tuple((p.name, p.cls) for p in plan.parts))
-    return (type(plan.node).__name__, plan.node.block,
-            tuple((c.name, fingerprint(c)) for c in plan.children))  # fmt: skip
+    return (
+        type(plan.node).__name__,
+        plan.node.block,
+        tuple((c.name, fingerprint(c)) for c in plan.children),
+    )
 
 
 def _shape(shape: Any) -> ShapeValue:
@@ -836,9 +918,15 @@ def _defaults(cls: type) -> dict[str, Any]:
             sig = inspect.signature(cls)
         except (TypeError, ValueError):
             sig = None
-        _DEFAULTS[cls] = {} if sig is None else {
-            k: p.default for k, p in sig.parameters.items()
-            if p.default is not inspect.Parameter.empty}  # fmt: skip
+        _DEFAULTS[cls] = (
+            {}
+            if sig is None
+            else {
+                k: p.default
+                for k, p in sig.parameters.items()
+                if p.default is not inspect.Parameter.empty
+            }
+        )
     return _DEFAULTS[cls]
 
 
@@ -882,7 +970,9 @@ ClassGen.signature = _signature  # type: ignore[attr-defined]
 
 
 def _constant(expr: ast.Expr) -> bool:
-    return isinstance(expr, ast.Num | ast.Str) or (isinstance(expr, ast.Var) and expr.name in BUILTINS)
+    return isinstance(expr, ast.Num | ast.Str) or (
+        isinstance(expr, ast.Var) and expr.name in BUILTINS
+    )
 
 
 MODULE_LIBRARY = (layers.Sequential,)
@@ -896,7 +986,7 @@ def write_module(nets: list[Any], family: bool = False) -> str:
     """The parametric source for one network, or (`family`) every variant of
     a family file: the network class takes the variant's values and a
     factory per variant passes them."""
-    from .codegen import MODULE_NAMES, docstring, forward_source, safe_text, _template_named
+    from .codegen import MODULE_NAMES, _template_named, docstring, forward_source, safe_text
     from .plan import make_plan
 
     first = nets[0]
@@ -919,8 +1009,11 @@ def write_module(nets: list[Any], family: bool = False) -> str:
         root_node = roots[0][0].node
         gen = ClassGen(mod, net_name, ("network",), None, [(p, s) for p, s in mod.roots])
         if family:
-            keys = [k for k in mod.variant_keys if any(
-                not same(s.get(k), mod.roots[0][1].get(k)) for _p, s in mod.roots)]  # fmt: skip
+            keys = [
+                k
+                for k in mod.variant_keys
+                if any(not same(s.get(k), mod.roots[0][1].get(k)) for _p, s in mod.roots)
+            ]
             for k in keys:
                 gen.network_params[k] = gen.locals.fresh(k, key=("global", k))
         mod.generate(gen)
@@ -961,17 +1054,28 @@ def write_module(nets: list[Any], family: bool = False) -> str:
         for extra in gen.extra:
             args.append((extra.py, Code(literal(extra.values[scope[INST]]))))
         summary = safe_text(f"{net.name}: {net.params:,} parameters, {net.macs:,} MACs.")
-        factories.append([f"def {fname}() -> {net_name}:", *docstring(summary, 4),
-                          *render(Code(func=net_name, args=args), 4, "return ", "")])  # fmt: skip
+        factories.append(
+            [
+                f"def {fname}() -> {net_name}:",
+                *docstring(summary, 4),
+                *render(Code(func=net_name, args=args), 4, "return ", ""),
+            ]
+        )
     outs = ", ".join(str(s) for s in first.outputs)
     output_doc = [f"Input: {first.input}. Output: {outs}."]
     if len(first.outputs) > 1:
         output_doc.append("forward returns a tuple: the main output first, then the side heads.")
     usage = f"`{factory_names[0]}()` (one factory per variant)" if family else f"`{net_name}()`"
     return _template_named("parametric.py.j2").render(
-        title=title, spec=where, usage=usage, output_doc=output_doc, math=mod.math,
-        library=library, classes=classes, factories=factories,
-    )  # fmt: skip
+        title=title,
+        spec=where,
+        usage=usage,
+        output_doc=output_doc,
+        math=mod.math,
+        library=library,
+        classes=classes,
+        factories=factories,
+    )
 
 
 def signature_lines(gen: ClassGen) -> list[str]:
@@ -1019,19 +1123,29 @@ def class_lines(gen: ClassGen, forward_source: Any, docstring: Any, where: str) 
 def network_lines(gen: ClassGen, plan: BlockPlan, forward_source: Any, doc: list[str]) -> list[str]:
     node = plan.node
     base = "nn.Module" if isinstance(node, Seq | Graph) else layers.COMBINATORS[node.TORCH].__name__
-    lines = [f"class {gen.name}({base}):", *doc, "", *signature_lines(gen), *gen.lines,
-             "        init_weights(self)"]  # fmt: skip
+    lines = [
+        f"class {gen.name}({base}):",
+        *doc,
+        "",
+        *signature_lines(gen),
+        *gen.lines,
+        "        init_weights(self)",
+    ]
     if isinstance(node, Graph):
         params, returns, body = forward_source(plan)
     elif isinstance(node, Seq):
-        assigned = {m.group(1) for line in gen.lines
-                    if (m := re.match(r"        self\.(\w+) = ", line))}  # fmt: skip
+        assigned = {
+            m.group(1) for line in gen.lines if (m := re.match(r"        self\.(\w+) = ", line))
+        }
         if assigned == {c.name for c in plan.children}:
             params, returns, body = forward_source(plan)
         else:
             params, returns = "x: torch.Tensor", "torch.Tensor"
-            body = ["        for layer in self.children():", "            x = layer(x)",
-                    "        return x"]  # fmt: skip
+            body = [
+                "        for layer in self.children():",
+                "            x = layer(x)",
+                "        return x",
+            ]
     else:
         return lines
     return [*lines, "", f"    def forward(self, {params}) -> {returns}:", *body]

@@ -186,7 +186,8 @@ def test_generated_source_reads_like_pytorch() -> None:
     assert "        return softmax1, aux1, aux2\n" in text
     assert "/work/" not in text  # no machine-specific paths
     unrolled = archspec.load("googlenet_aux").source(unrolled=True)
-    assert re.search(r"self\.inception_3a = Inception\(  # googlenet\.yaml:\d+  inception", unrolled)
+    pattern = r"self\.inception_3a = Inception\(  # googlenet\.yaml:\d+  inception"
+    assert re.search(pattern, unrolled)
 
 
 def test_blocks_become_parametric_classes() -> None:
