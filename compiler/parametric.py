@@ -40,13 +40,13 @@ from archspec.naming import Namespace, camel
 
 from . import layers
 from .forms import part_class
-from .plan import BlockPlan, LayerPlan, Plan
+from .plan import BlockPlan, CompileError, LayerPlan, Plan
 from .pysource import NotExpressible, literal, negated, to_python, uses_math
 
 LINE = 100  # ruff format's limit in this repository
 
 
-class Unsupported(Exception):
+class Unsupported(CompileError):
     """The parametric form cannot express this network (the unrolled one can)."""
 
 
@@ -411,7 +411,7 @@ class ClassGen:
 
     def decision(self, items: list[tuple[dict, Any]], name: str) -> str:
         """A value no expression gives: a constructor argument, one per instance."""
-        if self.bdef is None or self.in_loop:
+        if (self.bdef is None and len(self.instances) == 1) or self.in_loop:
             raise Mismatch(f"no expression gives `{name}`")
         per: dict[int, Any] = {}
         for scope, value in items:
@@ -857,7 +857,7 @@ class ModuleGen:
                     and all(literal(v) == param.default for _s, v in items)
                 ):
                     continue
-            text = gen.value(items, own, param.py)
+            text = gen.value(items, own, f"{occs[0][1].name}_{param.py}")
             if param.default is None and not param.kwonly:
                 args.append((None, Code(text)))
             elif text != param.default:
@@ -1097,9 +1097,8 @@ def signature_lines(gen: ClassGen) -> list[str]:
             params.append("*")
         eq = " = " if note else "="
         params.append(f"{p.py}{note}" + (f"{eq}{p.default}" if p.default is not None else ""))
-    if gen.bdef is None:
-        params += list(gen.network_params.values())
-        params += [e.py for e in gen.extra]
+    if gen.bdef is None:  # a family's network: the variant's values, then its decisions
+        params[1:1] = list(gen.network_params.values())
     line = f"    def __init__({', '.join(params)}) -> None:"
     if len(line) <= LINE:
         return [line]
