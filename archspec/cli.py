@@ -100,6 +100,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="append fold() and inference_model(): BN folded, eval-only, channels_last",
     )
+    compile_.add_argument(
+        "--unrolled", action="store_true", help="every module spelled out, with its spec line"
+    )
+    compile_.add_argument(
+        "--family",
+        action="store_true",
+        help="a family file: one module with a factory per variant",
+    )
 
     weights = spec_command("weights", "map a torchvision/timm checkpoint onto the spec")
     weights.add_argument("checkpoint", help=".pth/.pt/.safetensors file")
@@ -325,12 +333,14 @@ def _draw(net: Network, args: argparse.Namespace) -> int:
 
 
 def _compile(net: Network, args: argparse.Namespace) -> int:
+    if args.family and args.unrolled:
+        raise ToolError("--family writes block classes; it cannot be --unrolled")
     if args.inference:
         from .compiler.inference import inference_source
 
         text = inference_source(net.model)
     else:
-        text = net.source()
+        text = net.source(unrolled=args.unrolled, family=args.family)
     if args.output:
         try:
             write_atomically(Path(args.output), text.encode("utf-8"))
@@ -341,6 +351,9 @@ def _compile(net: Network, args: argparse.Namespace) -> int:
         sys.stdout.flush()
     outputs = ", ".join(str(s) for s in net.outputs)
     where = args.output or "stdout"
+    if args.family:
+        print(f"{net.path}: {', '.join(net.family())} → {where}", file=sys.stderr)
+        return 0
     print(
         f"{net.name}: {net.params:,} params, {net.macs:,} MACs, output {outputs} → {where}",
         file=sys.stderr,

@@ -223,6 +223,8 @@ class Model:
     source: str  # the spec file as given
     variant: str | None = None
     weights: tuple[str, ...] = ()  # library models whose checkpoints fit (`weights:`)
+    # The parsed spec, for backends that write its blocks as parametric code.
+    spec: Any = dataclass_field(default=None, compare=False, repr=False)
 
     @property
     def outputs(self) -> tuple[Shape, ...]:

@@ -187,11 +187,32 @@ class Network:
             module = torch.compile(module)
         return module
 
-    def source(self) -> str:
-        """Standalone PyTorch source for this network (depends only on torch)."""
-        from .compiler.codegen import generate_source
+    def source(self, unrolled: bool = False, family: bool = False) -> str:
+        """Standalone PyTorch source for this network (depends only on torch):
+        a class per spec block, or with `unrolled` every module spelled out
+        with its spec line; with `family`, one module for every variant of the
+        spec file, with a factory function per variant."""
+        from .compiler.codegen import generate_family, generate_source
 
-        return generate_source(self.model)
+        if family:
+            return generate_family([self._variant(name).model for name in self.family()])
+        return generate_source(self.model, unrolled=unrolled)
+
+    def family(self) -> list[str]:
+        """The variants of this network's spec file (`resnet18`, …); a
+        `ToolError` for a file without `variants:`."""
+        spec = self.model.spec
+        if spec is None or not spec.variants:
+            raise ToolError(f"{self.path} has no `variants:`; --family needs a family file")
+        return [name for name, _overrides in spec.variants]
+
+    def _variant(self, name: str) -> Network:
+        if name == self.variant and self.model.spec is not None:
+            return self
+        path = Path(self.path)
+        if path.is_file():
+            return loads(path.read_text(encoding="utf-8"), self.path, name, path.parent)
+        raise ToolError(f"cannot reread {self.path} for variant `{name}`")
 
     def draw(self, depth: int | None = None, rankdir: str = "TB", shape_order: str = "chw") -> Any:
         """A `graphviz.Digraph` of this network."""
@@ -253,6 +274,7 @@ def loads(
         source=filename,
         variant=chosen_variant(spec, variant),
         weights=spec.weights,
+        spec=spec,
     )
     return Network(model, diag.warnings)
 

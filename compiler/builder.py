@@ -106,11 +106,15 @@ def graph_module(plan: BlockPlan, children: dict[str, nn.Module]) -> fx.GraphMod
     params = Namespace({"self", "torch", "nn"})
     tensors = {name: graph.placeholder(params.fresh(name)) for name in node.input_names}
     joins = {c.name: c.join for c in plan.children if isinstance(c, LayerPlan) and c.join}
+    layer_names = {c.name for c in plan.children if isinstance(c, LayerPlan)}
     for name, sources in node.wires:
         args = [tensors[source] for source in sources]
         join = joins.get(name)
-        tensors[name] = (JOINS[join].graph(graph, args) if join
-                         else graph.call_module(name, tuple(args)))  # fmt: skip
+        if join:
+            tensors[name] = JOINS[join].graph(graph, args)
+        else:  # a layer joining several tensors (MeanJoin) takes them as one list
+            listed = len(args) > 1 and name in layer_names
+            tensors[name] = graph.call_module(name, (args,) if listed else tuple(args))
     outputs = [tensors[name] for name in node.output_names]
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     graph.lint()

@@ -27,6 +27,8 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+import torch
+from torch import nn
 
 from archspec.blocks import Graph, Seq
 from archspec.ir import Block, Node
@@ -48,9 +50,74 @@ MODULE_NAMES = frozenset({"OrderedDict", "torch", "nn", "init_weights", "mean_of
                           *layers.PART_CLASSES})  # fmt: skip
 
 
-def generate_source(net: Model) -> str:
-    """The standalone source for `net` (what `archspec compile` writes)."""
+def generate_source(net: Model, unrolled: bool = False) -> str:
+    """The standalone source for `net` (what `archspec compile` writes): one
+    class per spec block with loops (`compiler/parametric.py`), or with
+    `unrolled` every module spelled out with its spec line. A network the
+    parametric form cannot express is written unrolled."""
+    if not unrolled:
+        from .parametric import Unsupported, write_module
+
+        try:
+            text = write_module([net])
+        except Unsupported:
+            text = None
+        if text is not None and builds_the_same_tree(text, net):
+            return text
     return Generator(net).render()
+
+
+def builds_the_same_tree(text: str, net: Model) -> bool:
+    """Whether the parametric source builds the module tree the builder builds:
+    the same module names, in the same order, of the same types with the same
+    settings. The parametric writer infers a block's conditions from its
+    instances; where that inference is wrong, this catches it and the caller
+    writes the unrolled form. Both are built on the meta device, which
+    allocates nothing; the text is our own output (identifiers checked,
+    literals written by `repr`), executed as a user importing it would."""
+    from .builder import build_module
+
+    namespace: dict[str, Any] = {"__name__": "archspec_generated"}
+    try:
+        code = compile(text, "<generated>", "exec")
+        with torch.device("meta"):
+            exec(code, namespace)
+            twin = namespace[Generator(net).cls]()
+            built = build_module(net)
+    except Exception:  # any failure means: do not trust the parametric form
+        return False
+    return _tree(twin) == _tree(built)
+
+
+def _tree(module: nn.Module) -> list[tuple[str, str, str]]:
+    """Every submodule below the root (the root is the network class in one
+    backend and a `Sequential` or `GraphModule` in the other)."""
+    return [(name, _kind(m), m.extra_repr()) for name, m in module.named_modules()][1:]
+
+
+# Our module classes by name (the generated file carries copies of them).
+_OURS = {*layers.COMBINATORS, *layers.PART_CLASSES}
+
+
+def _kind(module: nn.Module) -> str:
+    """What a module is, whichever backend made it: the first torch.nn class
+    or class of ours in its MRO. A generated `Bottleneck(Residual)` is a
+    `Residual`; a graph block is a plain module in both (a generated `Graph`
+    subclass, an `fx.GraphModule`)."""
+    for cls in type(module).__mro__:
+        if cls.__name__ in _OURS:
+            return "Module" if cls.__name__ == "Graph" else cls.__name__
+        if cls.__module__.startswith("torch.nn"):
+            return cls.__name__
+    return "?"
+
+
+def generate_family(nets: list[Model]) -> str:
+    """One module for every variant of a family file: the network class, its
+    blocks' classes and a factory per variant (`resnet50()`)."""
+    from .parametric import write_module
+
+    return write_module(nets, family=True)
 
 
 def safe_text(text: Any) -> str:
@@ -259,32 +326,49 @@ class Generator:
 
     # ---------------------------------------------------------------- forward
     def forward(self, plan: BlockPlan) -> tuple[str, str, list[str]]:
-        """(parameters, return annotation, body) of a seq or graph forward."""
-        local = Namespace({"self", "torch", "nn"})
-        node = plan.node
-        if not isinstance(node, Graph):
-            lines = [f"        x = self.{child.name}(x)" for child in plan.children]
-            return "x: torch.Tensor", "torch.Tensor", [*lines, "        return x"]
-        params = ", ".join(f"{local.fresh(t)}: torch.Tensor" for t in node.input_names)
-        joins = {c.name: c.join for c in plan.children if isinstance(c, LayerPlan) and c.join}
-        lines = []
-        for name, sources in node.wires:
-            args = [local.fresh(s) for s in sources]
-            target = local.fresh(name)
-            join = joins.get(name)
-            if join:
-                lines += [f"        {line}" for line in JOINS[join].statements(target, args)]
-            else:
-                lines.append(f"        {target} = self.{name}({', '.join(args)})")
-        outs = [local.fresh(o) for o in node.output_names]
-        returns = "torch.Tensor"
-        if len(outs) > 1:
-            returns = f"tuple[{', '.join([returns] * len(outs))}]"
-        return params, returns, [*lines, f"        return {', '.join(outs)}"]
+        return forward_source(plan)
+
+
+def forward_source(plan: BlockPlan) -> tuple[str, str, list[str]]:
+    """(parameters, return annotation, body) of a seq or graph forward."""
+    local = Namespace({"self", "torch", "nn"})
+    node = plan.node
+    if not isinstance(node, Graph):
+        lines = [f"        x = self.{child.name}(x)" for child in plan.children]
+        return "x: torch.Tensor", "torch.Tensor", [*lines, "        return x"]
+    params = ", ".join(f"{local.fresh(t)}: torch.Tensor" for t in node.input_names)
+    joins = {c.name: c.join for c in plan.children if isinstance(c, LayerPlan) and c.join}
+    layer_names = {c.name for c in plan.children if isinstance(c, LayerPlan)}
+    lines = []
+    for name, sources in node.wires:
+        args = [local.fresh(s) for s in sources]
+        target = local.fresh(name)
+        join = joins.get(name)
+        if join:
+            lines += [f"        {line}" for line in JOINS[join].statements(target, args)]
+        else:
+            call = module_call(name, args, name in layer_names)
+            lines.append(f"        {target} = {call}")
+    outs = [local.fresh(o) for o in node.output_names]
+    returns = "torch.Tensor"
+    if len(outs) > 1:
+        returns = f"tuple[{', '.join([returns] * len(outs))}]"
+    return params, returns, [*lines, f"        return {', '.join(outs)}"]
+
+
+def module_call(name: str, args: list[str], layer: bool) -> str:
+    """A child called on graph tensors; a layer joining several (MeanJoin)
+    takes them as one list, a block one argument per input."""
+    inner = ", ".join(args)
+    return f"self.{name}([{inner}])" if layer and len(args) > 1 else f"self.{name}({inner})"
+
+
+def _template() -> jinja2.Template:
+    return _template_named("module.py.j2")
 
 
 @cache
-def _template() -> jinja2.Template:
+def _template_named(name: str) -> jinja2.Template:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("archspec.compiler", "templates"),
         trim_blocks=True,
@@ -293,4 +377,4 @@ def _template() -> jinja2.Template:
         autoescape=False,  # Python source, not HTML; every value is escaped by us
         undefined=jinja2.StrictUndefined,
     )
-    return env.get_template("module.py.j2")
+    return env.get_template(name)

@@ -32,7 +32,10 @@ class Concat(nn.Module):
             self.add_module(name, branch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([branch(x) for branch in self.children()], 1)
+        outs: list[torch.Tensor] = []
+        for branch in self.children():
+            outs.append(branch(x))
+        return torch.cat(outs, 1)
 
 
 def mean_of(outs: list[torch.Tensor], drop_path: float, training: bool) -> torch.Tensor:
@@ -45,14 +48,16 @@ def mean_of(outs: list[torch.Tensor], drop_path: float, training: bool) -> torch
             total = total + out
         return total / len(outs)
     n, device = outs[0].shape[0], outs[0].device
-    keep = torch.rand(len(outs), n, device=device) >= drop_path
-    rescue = torch.randint(len(outs), (n,), device=device)  # for samples that lost all
-    keep[rescue, torch.arange(n, device=device)] |= ~keep.any(0)
+    keep = torch.rand([len(outs), n], device=device) >= drop_path
+    rescue = torch.randint(len(outs), [n], device=device)  # for samples that lost all
+    samples = torch.arange(n, device=device)
+    keep[rescue, samples] = keep[rescue, samples] | ~keep.any(0)
     weight = keep.to(outs[0].dtype)
     weight = weight / weight.sum(0, keepdim=True)
-    total = outs[0] * weight[0].view(-1, *[1] * (outs[0].dim() - 1))
-    for out, w in zip(outs[1:], weight[1:], strict=True):
-        total = total + out * w.view(-1, *[1] * (out.dim() - 1))
+    shape = [-1] + [1] * (outs[0].dim() - 1)
+    total = outs[0] * weight[0].view(shape)
+    for k in range(1, len(outs)):
+        total = total + outs[k] * weight[k].view(shape)
     return total
 
 
@@ -67,13 +72,18 @@ class Mean(nn.Module):
         self._drop_path = float(drop_path_)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return mean_of([branch(x) for branch in self.children()], self._drop_path, self.training)
+        outs: list[torch.Tensor] = []
+        for branch in self.children():
+            outs.append(branch(x))
+        return mean_of(outs, self._drop_path, self.training)
 
 
 class Residual(nn.Module):
     """out = post(scale · residual(x) + shortcut(x)); the shortcut is the identity
     when there is no `shortcut` child. `post` names the child applied after the
-    sum (ResNet's final ReLU), registered under its own IR name."""
+    sum (ResNet's final ReLU), registered under its own IR name. Children may
+    also be assigned after `__init__` (a generated subclass does), in the order
+    residual, shortcut, post."""
 
     def __init__(self, *, scale_: float = 1.0, post_: str | None = None,
                  **children: nn.Module) -> None:  # fmt: skip
@@ -81,17 +91,21 @@ class Residual(nn.Module):
         for name, child in children.items():
             self.add_module(name, child)
         self._scale = float(scale_)
-        self._post = post_
-        self._has_shortcut = "shortcut" in children
+        self._post = post_ or ""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.residual(x)
-        if self._scale != 1.0:
-            out = out * self._scale
-        out = out + (self.shortcut(x) if self._has_shortcut else x)
-        if self._post is not None:
-            out = getattr(self, self._post)(out)
-        return out
+        out, shortcut, done = x, x, False
+        for name, child in self.named_children():  # unrolled by TorchScript
+            if name == "residual":
+                out = child(x)
+                if self._scale != 1.0:
+                    out = out * self._scale
+            elif name == "shortcut":
+                shortcut = child(x)
+            elif name == self._post:
+                out = child(out + shortcut)
+                done = True
+        return out if done else out + shortcut
 
 
 class Dense(nn.Module):
@@ -236,7 +250,9 @@ class Resize(nn.Module):
         super().__init__()
         self.mode, self.align_corners = mode, align_corners
 
-    def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
+        # called with [x, ref], as every layer joining several tensors is
+        x, ref = xs[0], xs[1]
         return nn.functional.interpolate(x, size=ref.shape[-2:], mode=self.mode,
                                          align_corners=self.align_corners)  # fmt: skip
 
@@ -258,14 +274,15 @@ class DropPath(nn.Module):
 
 
 class MeanJoin(nn.Module):
-    """A graph's `mean` join with drop-path (a module: it depends on training)."""
+    """A graph's `mean` join with drop-path (a module: it depends on training),
+    called with the list of tensors it joins."""
 
     def __init__(self, drop_path: float = 0.0) -> None:
         super().__init__()
         self.drop_path = drop_path
 
-    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        return mean_of(list(xs), self.drop_path, self.training)
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
+        return mean_of(xs, self.drop_path, self.training)
 
 
 def init_weights(model: nn.Module) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
@@ -55,7 +56,8 @@ REPRESENTATIVE = frozenset(
 )
 
 
-def numerics(names: list[str]) -> list:
+def numerics(names: list[str], representative: Iterable[str] = REPRESENTATIVE) -> list:
     """`names` as parameters; all but the representative ones marked slow."""
-    return [name if name in REPRESENTATIVE else pytest.param(name, marks=pytest.mark.slow)
+    keep = frozenset(representative)
+    return [name if name in keep else pytest.param(name, marks=pytest.mark.slow)
             for name in names]  # fmt: skip

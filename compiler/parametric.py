@@ -1,0 +1,1150 @@
+"""IR + AST → source that reads like torchvision: one class per spec block,
+whose `__init__` takes the block's parameters, loops for repetitions, one
+constructor call per row.
+
+How it stays exact. Generation is driven by the IR (every instance expanded,
+with its values) and checked against it: the instances of a spec block are
+grouped, and every value their modules are built with (a conv's channels, a
+stride, a repeat count, a child block's arguments) becomes one Python
+expression that gives, for *every* instance, the value the builder used. The
+expressions tried are the spec's own (`{4*width}`, `{floor(theta*in.c)}`,
+`if:` tests, repeat counts, emitted from the evaluator's AST by
+`pysource.py`), the block's parameters and input channels (`in_c`), and
+`a + (i - 1) * b` in a loop (a dense block's growing input). A value no
+expression gives becomes a constructor argument the caller passes (an
+instance's decision); a child some instances have and others not is built
+under the condition that tells them apart. Module names come from the plan,
+so state_dict keys are the builder's. Anything this cannot express raises
+`Unsupported` and the caller writes the unrolled form instead.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import keyword
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+from torch import nn
+
+from archspec import ast
+from archspec.blocks import Graph, Seq
+from archspec.elaborate.scope import BUILTINS, file_scope
+from archspec.errors import ArchSpecError, Diagnostics
+from archspec.expr import ShapeValue, evaluate
+from archspec.ir import Block
+from archspec.naming import Namespace, camel
+
+from . import layers
+from .forms import part_class
+from .plan import BlockPlan, CompileError, LayerPlan, Plan
+from .pysource import NotExpressible, literal, negated, to_python, uses_math
+
+LINE = 100  # ruff format's limit in this repository
+
+
+class Unsupported(CompileError):
+    """The parametric form cannot express this network (the unrolled one can)."""
+
+
+class Mismatch(Exception):
+    """These occurrences do not share one structure."""
+
+
+# ---------------------------------------------------------------- code trees
+
+
+@dataclass
+class Code:
+    """An expression: `text` when atomic, else `func(args)` (a key of None is
+    positional, "**" an unpacked mapping) or a dict comprehension."""
+
+    text: str = ""
+    func: str = ""
+    args: list[tuple[str | None, Code]] = field(default_factory=list)
+    comp: tuple[str, Code, str] | None = None  # (key, value, for-clause)
+    choice: tuple[Code, str, Code] | None = None  # (then, test, otherwise)
+    brackets: str = ""  # a tuple or list of `args` (a literal)
+
+    def flat(self) -> str:
+        if self.choice is not None:
+            then, test, otherwise = self.choice
+            return f"{then.flat()} if {test} else {otherwise.flat()}"
+        if self.brackets:
+            inner = ", ".join(v.flat() for _k, v in self.args)
+            one = "," if self.brackets == "()" and len(self.args) == 1 else ""
+            return f"{self.brackets[0]}{inner}{one}{self.brackets[1]}"
+        if self.comp is not None:
+            key, value, clause = self.comp
+            return f"{{{key}: {value.flat()} {clause}}}"
+        if not self.func:
+            return self.text
+        inner = ", ".join(_arg(k) + v.flat() for k, v in self.args)
+        return f"{self.func}({inner})"
+
+
+def _arg(key: str | None) -> str:
+    return "" if key is None else ("**" if key == "**" else f"{key}=")
+
+
+def render(code: Code, indent: int, head: str, tail: str) -> list[str]:
+    """Lines for `head + code + tail`: one if it fits, else one argument per
+    line with a trailing comma (the form ruff format keeps)."""
+    pad = " " * indent
+    line = f"{pad}{head}{code.flat()}{tail}"
+    if len(line) <= LINE or not (code.func or code.comp or code.choice or code.brackets):
+        return [line]
+    inside = f"{pad}    {code.flat()[1:-1] if code.comp else code.flat()}"
+    if (code.choice or code.comp) and len(inside) <= LINE:  # ruff keeps these on one line
+        return [
+            f"{pad}{head}{'(' if code.choice else '{'}",
+            inside,
+            f"{pad}{')' if code.choice else '}'}{tail}",
+        ]
+    if code.choice is not None:
+        then, test, otherwise = code.choice
+        return [
+            f"{pad}{head}(",
+            *render(then, indent + 4, "", ""),
+            f"{pad}    if {test}",
+            *render(otherwise, indent + 4, "else ", ""),
+            f"{pad}){tail}",
+        ]
+    if code.brackets:
+        lines = [f"{pad}{head}{code.brackets[0]}"]
+        for _key, value in code.args:
+            lines += render(value, indent + 4, "", ",")
+        return [*lines, f"{pad}{code.brackets[1]}{tail}"]
+    if code.comp is not None:
+        key, value, clause = code.comp
+        return [
+            f"{pad}{head}{{",
+            *render(value, indent + 4, f"{key}: ", ""),
+            f"{pad}    {clause}",
+            f"{pad}}}{tail}",
+        ]
+    lines = [f"{pad}{head}{code.func}("]
+    for key, value in code.args:
+        lines += render(value, indent + 4, _arg(key), ",")
+    return [*lines, f"{pad}){tail}"]
+
+
+# ---------------------------------------------------------------- values
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal and of the same type (True is not 1, 2.0 is not 2)."""
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
+    return type(a) is type(b) and a == b
+
+
+@dataclass(frozen=True)
+class Cand:
+    """A candidate expression: its value in an occurrence's scope, and its source."""
+
+    value: Callable[[dict], Any]
+    source: Callable[[ClassGen], str]
+
+
+def expr_cand(expr: ast.Expr) -> Cand:
+    return Cand(lambda scope: evaluate(expr, scope), lambda gen: gen.python(expr))
+
+
+INST = "#inst"  # scope keys no spec name can take: the instance, the input channels
+INPUTS = "#inputs"
+LOOP = "#loop"
+
+
+def value_exprs(node: Any) -> list[tuple[ast.Expr, str]]:
+    """Every expression a spec body holds where a value is written, in order,
+    each with its role ("value", "count" or "test")."""
+    out: list[tuple[ast.Expr, str]] = []
+
+    def visit(item: Any, role: str = "value") -> None:
+        if isinstance(
+            item,
+            ast.Num
+            | ast.Str
+            | ast.Var
+            | ast.Attr
+            | ast.Index
+            | ast.Func
+            | ast.ListLit
+            | ast.BinOp
+            | ast.UnaryOp
+            | ast.IfExpr,
+        ):
+            out.append((item, role))
+            return
+        if isinstance(item, tuple):
+            for sub in item:
+                visit(sub, role)
+            return
+        if isinstance(item, ast.Repeat):
+            visit(item.body)
+            visit(item.count, "count")
+            return
+        if isinstance(item, ast.If):
+            visit(item.test, "test")
+            visit(item.then)
+            visit(item.otherwise)
+            return
+        if isinstance(item, ast.Combine):
+            visit(item.branches)
+            for key, value, _span in item.options:
+                visit(value, "count" if key == "times" else "value")
+            return
+        if isinstance(item, ast.Tap):
+            visit(item.body)
+            visit(item.when, "test")
+            visit(item.drop_path)
+            return
+        if is_dataclass(item) and not isinstance(item, type):
+            for f in fields(item):
+                if f.name != "span":
+                    visit(getattr(item, f.name), role)
+
+    visit(node)
+    return out
+
+
+def calls_of(node: Any, repeated: bool, out: dict, inside: set) -> None:
+    """Every `ast.Call` by its span (the IR node it made carries that span), and
+    the spans of those inside a repeat (their copies are numbered by `i`)."""
+    if isinstance(node, ast.Call):
+        out[span_key(node.span)] = node
+        if repeated:
+            inside.add(span_key(node.span))
+        return
+    if isinstance(node, tuple):
+        for sub in node:
+            calls_of(sub, repeated, out, inside)
+        return
+    if is_dataclass(node) and not isinstance(node, type):
+        for f in fields(node):
+            if f.name != "span":
+                calls_of(
+                    getattr(node, f.name), repeated or isinstance(node, ast.Repeat), out, inside
+                )
+
+
+def span_key(span: Any) -> tuple:
+    return (span.file, span.line, span.col)
+
+
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+
+# Names a generated constructor's parameters never take.
+LOCAL_RESERVED = frozenset(
+    {"self", "torch", "nn", "math", "x", "i", "super", "l", "O", "I", *dir(builtins)}
+)
+
+
+# ---------------------------------------------------------------- classes
+
+
+@dataclass
+class Param:
+    spec: str  # the spec's name (or "" for a synthetic one)
+    py: str
+    default: str | None = None  # Python source of the default, None: required
+    kwonly: bool = False
+    values: dict[int, Any] = field(default_factory=dict)  # instance → value (synthetic)
+
+
+class ClassGen:
+    """One generated class: a spec block (every instance of it), or the network."""
+
+    def __init__(
+        self,
+        module: ModuleGen,
+        name: str,
+        key: Any,
+        bdef: ast.BlockDef | None,
+        instances: list[tuple[BlockPlan, dict]],
+    ) -> None:
+        self.module = module
+        self.name = name
+        self.key = key
+        self.bdef = bdef
+        self.instances = instances
+        self.node: Block = instances[0][0].node
+        self.locals = Namespace(LOCAL_RESERVED | module.reserved)
+        self.params: list[Param] = []
+        self.spec_params: dict[str, str] = {}
+        if bdef is not None:
+            for p in bdef.params:
+                py = self.locals.fresh(p.name, key=("param", p.name))
+                self.spec_params[p.name] = py
+        self.network_params: dict[str, str] = {}  # the network's (a family's variant keys)
+        self.inputs = self.node.input_names if isinstance(self.node, Graph) else ("x",)
+        self.input_params: dict[int, str] = {}
+        self.globals_used: dict[str, str] = {}
+        self.extra: list[Param] = []
+        self.in_loop = 0
+        body = bdef.body if bdef is not None else module.spec.body
+        found = value_exprs(body)
+        self.body_exprs = [e for e, role in found if role == "value"]
+        self.counts = [e for e, role in found if role == "count"]
+        self.tests = [e for e, role in found if role == "test"]
+        self.lines: list[str] = []
+
+    # ------------------------------------------------------------ names
+    def resolve(self, name: str) -> str | None:
+        if name == "i":
+            if not self.in_loop:
+                raise NotExpressible("`i` outside a loop")
+            return "i"
+        if name.startswith("in."):
+            if name != "in.c":
+                raise NotExpressible(f"`{name}` is not a constructor argument")
+            return self.input_param(0)
+        if name in self.spec_params:
+            return self.spec_params[name]
+        if name in BUILTINS:
+            return literal(BUILTINS[name])
+        if name in self.module.globals_:
+            if self.bdef is None:
+                if name in self.network_params:
+                    return self.network_params[name]
+                values = [scope[name] for _plan, scope in self.instances]
+                if all(same(v, values[0]) for v in values):
+                    return literal(values[0])  # a constant of this network
+                raise NotExpressible(f"`{name}` differs between variants")
+            if name not in self.globals_used:
+                self.globals_used[name] = self.locals.fresh(name, key=("global", name))
+            return self.globals_used[name]
+        return None
+
+    def python(self, expr: ast.Expr) -> str:
+        text = to_python(expr, self.resolve)
+        if uses_math(expr):
+            self.module.math = True
+        return text
+
+    def input_param(self, index: int) -> str:
+        if self.bdef is None:
+            raise NotExpressible("the network takes no input channels")
+        if index not in self.input_params:
+            want = "in_c" if len(self.inputs) == 1 else f"{self.inputs[index]}_c"
+            self.input_params[index] = self.locals.fresh(want, key=("input", index))
+        return self.input_params[index]
+
+    # ------------------------------------------------------------ candidates
+    def candidates(self) -> list[Cand]:
+        out = [expr_cand(ast.Var(p)) for p in self.spec_params]
+        if self.bdef is not None:
+            for k in range(len(self.inputs)):
+                out.append(Cand(lambda s, k=k: s[INPUTS][k], lambda g, k=k: g.input_param(k)))
+        out += [expr_cand(e) for e in self.body_exprs]
+        if self.bdef is None:
+            out += [expr_cand(ast.Var(p)) for p in self.network_params]
+        return out
+
+    def try_cand(self, cand: Cand, items: list[tuple[dict, Any]]) -> str | None:
+        try:
+            for scope, value in items:
+                got = cand.value(scope)
+                if not same(got, value):
+                    return None
+            return cand.source(self)
+        except (ArchSpecError, NotExpressible, KeyError, TypeError, IndexError, ValueError):
+            return None
+
+    def value(
+        self,
+        items: list[tuple[dict, Any]],
+        own: list[ast.Expr],
+        name: str,
+        keep_constant: bool = True,
+    ) -> str:
+        """One expression giving every occurrence's value."""
+        first = items[0][1]
+        if self.bdef is None and all(same(v, first) for _s, v in items):
+            return literal(first)  # the network's table: the numbers themselves
+        for expr in own:
+            found = self.try_cand(expr_cand(expr), items)
+            if found is not None:
+                return found
+        first = items[0][1]
+        if all(same(v, first) for _s, v in items) and keep_constant:
+            if first in (0, 1, None) or isinstance(first, bool | str):
+                return literal(first)
+            for cand in self.candidates():  # a constant the block's arguments explain
+                found = self.try_cand(cand, items)
+                if found is not None:
+                    return found
+            return literal(first)
+        for cand in self.candidates():
+            found = self.try_cand(cand, items)
+            if found is not None:
+                return found
+        if self.in_loop and all(isinstance(v, int) and not isinstance(v, bool) for _s, v in items):
+            found = self.affine(items)
+            if found is not None:
+                return found
+        return self.decision(items, name)
+
+    def affine(self, items: list[tuple[dict, Any]]) -> str | None:
+        """`a + (i - 1) * b` (a dense block's growing input)."""
+        ints = [c for c in self.candidates()]
+        firsts = [(s, v) for s, v in items if s["i"] == 1]
+        steps: dict[int, int] = {}
+        for s, v in items:
+            steps.setdefault(s[INST], v)
+        for a in ints:
+            if self.try_cand(a, firsts) is None:
+                continue
+            for b in ints:
+                cand = Cand(
+                    lambda s, a=a, b=b: a.value(s) + (s["i"] - 1) * b.value(s),
+                    lambda g, a=a, b=b: f"{a.source(g)} + (i - 1) * {b.source(g)}",
+                )
+                found = self.try_cand(cand, items)
+                if found is not None:
+                    return found
+        return None
+
+    def decision(self, items: list[tuple[dict, Any]], name: str) -> str:
+        """A value no expression gives: a constructor argument, one per instance."""
+        if (self.bdef is None and len(self.instances) == 1) or self.in_loop:
+            raise Mismatch(f"no expression gives `{name}`")
+        per: dict[int, Any] = {}
+        for scope, value in items:
+            if scope[INST] in per and not same(per[scope[INST]], value):
+                raise Mismatch(f"`{name}` differs within one instance")
+            per[scope[INST]] = value
+        for param in self.extra:
+            if all(same(param.values.get(k), v) for k, v in per.items()):
+                return param.py
+        py = self.locals.fresh(name, key=("extra", name, len(self.extra)))
+        self.extra.append(Param("", py, None, values=per))
+        return py
+
+    def condition(self, yes: list[dict], no: list[dict], name: str) -> str:
+        """A test true in the `yes` occurrences and false in the `no` ones."""
+        items = [(s, True) for s in yes] + [(s, False) for s in no]
+        bools = []
+        for test in self.tests:
+            bools.append(
+                Cand(lambda s, t=test: bool(evaluate(t, s)), lambda g, t=test: g.python(t))
+            )
+            bools.append(
+                Cand(lambda s, t=test: not evaluate(t, s), lambda g, t=test: g.python(negated(t)))
+            )
+        if self.bdef is not None:
+            channels = self.candidates()[len(self.spec_params) + len(self.inputs) :]
+            channels = [*(expr_cand(ast.Var(p)) for p in self.spec_params), *channels]
+            for c in channels:
+                bools.append(
+                    Cand(
+                        lambda s, c=c: s[INPUTS][0] != c.value(s),
+                        lambda g, c=c: f"{g.input_param(0)} != {c.source(g)}",
+                    )
+                )
+        for cand in bools:
+            found = self.try_cand(cand, items)
+            if found is not None:
+                return found
+        return self.decision(items, f"with_{name}")
+
+
+# ---------------------------------------------------------------- the module
+
+
+class ModuleGen:
+    """Every class of one generated file."""
+
+    def __init__(
+        self, spec: ast.Spec, roots: list[tuple[BlockPlan, str | None]], reserved: frozenset[str]
+    ) -> None:
+        self.spec = spec
+        self.reserved = reserved
+        self.blocks = {b.name: b for b in spec.blocks}
+        self.calls: dict[tuple, ast.Call] = {}
+        self.repeated: set[tuple] = set()
+        calls_of(spec.body, False, self.calls, self.repeated)
+        for b in spec.blocks:
+            calls_of(b.body, False, self.calls, self.repeated)
+        self.math = False
+        self.used: set[type] = set()
+        self.classes: dict[Any, ClassGen] = {}
+        self.order: list[ClassGen] = []
+        self.names = Namespace(reserved)
+        self.inst_scope: dict[int, dict] = {}
+        self.groups: dict[Any, list[tuple[BlockPlan, dict]]] = {}
+        self.roots = []
+        variants = dict(spec.variants)
+        self.globals_: set[str] = set()
+        for root, variant in roots:
+            scope = file_scope(spec, variant, Diagnostics())
+            self.globals_ |= {k for k in scope if k not in BUILTINS}
+            top = {
+                **scope,
+                "in": _shape(root.node.inputs[0]),
+                INST: len(self.roots),
+                INPUTS: [root.node.inputs[0].c],
+            }
+            self.roots.append((root, top))
+            self._scopes(root, top, [])
+        self.variant_keys = list(dict.fromkeys(k for _v, o in variants.items() for k, _e in o))
+
+    # ------------------------------------------------------------ instance scopes
+    def _scopes(self, plan: BlockPlan, scope: dict, stack: list[str]) -> None:
+        children = [c for c in plan.children if isinstance(c, BlockPlan)]
+        for child in children:
+            node = child.node
+            key = span_key(node.span)
+            inner = scope
+            if key in self.repeated:
+                index = [c.node.span for c in plan.children].index(node.span)
+                inner = {**scope, "i": plan.children.index(child) - index + 1}
+            if node.block:
+                if node.block in stack:
+                    raise Unsupported(f"block `{node.block}` calls itself")
+                inner = self._bind(child, inner)
+                group = self.groups.setdefault(self.class_key(node), [])
+                inner = {**inner, INST: len(group)}
+                group.append((child, inner))
+                self.inst_scope[id(child)] = inner
+                self._scopes(child, inner, [*stack, node.block])
+            else:
+                self._scopes(child, inner, stack)
+
+    def _bind(self, child: BlockPlan, caller: dict) -> dict:
+        node = child.node
+        bdef = self.blocks.get(node.block or "")
+        call = self.calls.get(span_key(node.span))
+        if bdef is None or call is None:
+            raise Unsupported(f"no call found for block `{node.block}`")
+        params = [p.name for p in bdef.params]
+        bound: dict[str, Any] = {}
+        try:
+            for param, arg in zip(params, [a for a in call.args if a.name is None], strict=False):
+                bound[param] = evaluate(arg.value, caller)
+            for arg in call.args:
+                if arg.name is not None:
+                    bound[arg.name] = evaluate(arg.value, caller)
+            top = {k: v for k, v in caller.items() if k in self.globals_ or k in BUILTINS}
+            inner = {**top, "in": _shape(node.inputs[0]), **bound}
+            for p in bdef.params:
+                if p.name not in bound and p.default is not None:
+                    inner[p.name] = evaluate(p.default, inner)
+        except ArchSpecError as exc:
+            raise Unsupported(f"cannot rebind `{node.block}`: {exc}") from None
+        inner[INPUTS] = [shape.c for shape in node.inputs]
+        return inner
+
+    def class_key(self, node: Block) -> tuple:
+        key: tuple = (node.block, type(node))
+        if isinstance(node, Graph):
+            key += (node.wires, node.input_names, node.output_names)
+        return key
+
+    # ------------------------------------------------------------ classes
+    def class_for(self, key: Any) -> ClassGen:
+        """The class of a spec block, generated (children first) on first use."""
+        if key in self.classes:
+            return self.classes[key]
+        instances = self.groups[key]
+        block = key[0]
+        gen = ClassGen(
+            self,
+            self.names.fresh(camel(block) or "Block", key=key),
+            key,
+            self.blocks[block],
+            instances,
+        )
+        self.classes[key] = gen
+        self.generate(gen)
+        self.order.append(gen)
+        return gen
+
+    def generate(self, gen: ClassGen) -> None:
+        occs = [(scope, plan) for plan, scope in gen.instances]
+        node = gen.node
+        if isinstance(node, Seq | Graph):
+            gen.lines = ["        super().__init__()", *self.statements(gen, occs, 8)]
+            return
+        kwargs = [
+            (k, [(s, p.node.torch_kwargs()[k]) for s, p in occs]) for k in node.torch_kwargs()
+        ]
+        if any(len(p.node.torch_kwargs()) != len(kwargs) for _s, p in occs):
+            raise Mismatch("combinator options differ")
+        self.used.add(layers.COMBINATORS[node.TORCH])
+        head = Code(
+            func="super().__init__",
+            args=[(k, Code(gen.value(items, [], k.rstrip("_")))) for k, items in kwargs],
+        )
+        gen.lines = [*render(head, 8, "", ""), *self.statements(gen, occs, 8)]
+
+    # ------------------------------------------------------------ children
+    def segments(self, plan: BlockPlan) -> list[tuple[tuple, list[Plan]]]:
+        """The children in runs: copies of one spec entry numbered in order."""
+        out: list[tuple[tuple, list[Plan]]] = []
+        for child in plan.children:
+            if isinstance(child, LayerPlan) and child.join:
+                continue
+            span = span_key(child.node.span)
+            match = _NUMBERED.match(child.name)
+            base, number = (match.group(1), int(match.group(2))) if match else (child.name, 0)
+            if out and match and out[-1][0][0] == span and out[-1][0][1] == base:
+                last = out[-1][1][-1]
+                if last.name == f"{base}{number - 1}":
+                    out[-1][1].append(child)
+                    continue
+            out.append(((span, base, number), [child]))
+        return out
+
+    def children_code(self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]]) -> list[tuple]:
+        """[(present-in instances, segment key, [(scope, members)])] in order."""
+        per = [(scope, dict(self.segments(plan))) for scope, plan in occs]
+        order: list[tuple] = []
+        for _scope, segs in per:
+            at = 0
+            for key in segs:
+                if key in order:
+                    at = order.index(key) + 1
+                else:
+                    order.insert(at, key)
+                    at += 1
+        out = []
+        for key in order:
+            present = [(s, segs[key]) for s, segs in per if key in segs]
+            out.append((tuple(id(s) for s, _m in present), key, present))
+        return out
+
+    def statements(
+        self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]], indent: int
+    ) -> list[str]:
+        lines: list[str] = []
+        groups = self.children_code(gen, occs)
+        everyone = tuple(id(s) for s, _p in occs)
+        index = 0
+        while index < len(groups):
+            present = groups[index][0]
+            run = []
+            while index < len(groups) and groups[index][0] == present:
+                run.append(groups[index])
+                index += 1
+            inner = indent if present == everyone else indent + 4
+            body: list[str] = []
+            for _present, key, items in run:
+                body += self.segment_statements(gen, key, items, inner)
+            if present != everyone:
+                yes = [s for s, _p in occs if id(s) in present]
+                no = [s for s, _p in occs if id(s) not in present]
+                name = run[0][1][1] if run[0][1][2] == 0 else f"{run[0][1][1]}{run[0][1][2]}"
+                lines.append(f"{' ' * indent}if {gen.condition(yes, no, name)}:")
+            lines += body
+        return lines
+
+    def segment_statements(self, gen: ClassGen, key: tuple, items: list, indent: int) -> list[str]:
+        pad = " " * indent
+        code, name = self.segment_code(gen, key, items)
+        if isinstance(code, list):  # copies that differ: one statement each
+            return [line for n, c in code for line in render(c, indent, f"self.{n} = ", "")]
+        if code.comp is not None:  # a loop: add each copy under its name
+            keyexpr, value, clause = code.comp
+            add = Code(func="self.add_module", args=[(None, Code(keyexpr)), (None, value)])
+            return [f"{pad}{clause}:", *render(add, indent + 4, "", "")]
+        return render(code, indent, f"self.{name} = ", "")
+
+    def segment_code(self, gen: ClassGen, key: tuple, items: list) -> tuple[Any, str]:
+        """One segment across occurrences: a single child or a loop."""
+        _span, base, start = key
+        counts = [len(members) for _s, members in items]
+        looped = start and (max(counts) > 1 or len(set(counts)) > 1)
+        if not looped:
+            occs = [(s, members[0]) for s, members in items]
+            return self.choose(gen, occs, members_name(items)), members_name(items)
+        count_items = [(s, n) for (s, _m), n in zip(items, counts, strict=True)]
+        total = gen.value(count_items, list(gen.counts), "count")
+        body = [
+            ({**s, "i": j + 1, LOOP: True}, m)
+            for s, members in items
+            for j, m in enumerate(members)
+        ]
+        gen.in_loop += 1
+        try:
+            value = self.choose(gen, body, base)
+        except Mismatch:
+            gen.in_loop -= 1
+            if len(set(counts)) > 1:
+                raise
+            return self.unrolled(gen, items), ""
+        gen.in_loop -= 1
+        offset = f"i + {start - 1}" if start > 1 else "i"
+        stop = f"{int(total) + 1}" if total.isdigit() else f"{total} + 1"
+        return Code(comp=(f'f"{base}{{{offset}}}"', value, f"for i in range(1, {stop})")), base
+
+    def unrolled(self, gen: ClassGen, items: list) -> list[tuple[str, Code]]:
+        """A run whose copies differ (`conv3-64 x2` reads 3, then 64 channels)."""
+        count = len(items[0][1])
+        out = []
+        for j in range(count):
+            occs = [({**s, "i": j + 1}, members[j]) for s, members in items]
+            out.append((items[0][1][j].name, self.choose(gen, occs, items[0][1][j].name)))
+        return out
+
+    def choose(self, gen: ClassGen, occs: list[tuple[dict, Plan]], name: str) -> Code:
+        """The code of one child across occurrences; where they differ in
+        structure, the condition that picks each form."""
+        try:
+            return self.code(gen, occs)
+        except Mismatch:
+            forms: dict[Any, list] = {}
+            for s, p in occs:
+                forms.setdefault(fingerprint(p), []).append((s, p))
+            if len(forms) == 1:
+                raise
+            parts = list(forms.values())
+            result = self.code(gen, parts[-1])
+            for part in reversed(parts[:-1]):
+                rest = [s for s, _p in occs if all(s is not t for t, _q in part)]
+                test = gen.condition([s for s, _p in part], rest, name)
+                result = Code(choice=(self.code(gen, part), test, result))
+            return result
+
+    def code(self, gen: ClassGen, occs: list[tuple[dict, Plan]]) -> Code:
+        first = occs[0][1]
+        if isinstance(first, LayerPlan):
+            if not all(
+                isinstance(p, LayerPlan)
+                and len(p.parts) == len(first.parts)
+                and [q.name for q in p.parts] == [q.name for q in first.parts]
+                for _s, p in occs
+            ):
+                raise Mismatch("different layers")
+            calls = [
+                self.part(gen, [(s, p, p.parts[k]) for s, p in occs])
+                for k in range(len(first.parts))
+            ]
+            if len(calls) == 1:
+                return calls[0]
+            self.used.add(layers.Sequential)
+            names = [part.name for part in first.parts]
+            return Code(func="Sequential", args=list(zip(names, calls, strict=True)))
+        if not all(
+            isinstance(p, BlockPlan)
+            and type(p.node) is type(first.node)
+            and bool(p.node.block) == bool(first.node.block)
+            for _s, p in occs
+        ):
+            raise Mismatch("different blocks")
+        if first.node.block:
+            return self.instance(gen, occs)
+        if isinstance(first.node, Graph):
+            raise Unsupported("an anonymous graph block")
+        base = layers.COMBINATORS[first.node.TORCH]
+        self.used.add(base)
+        keys = list(first.node.torch_kwargs())
+        if any(list(p.node.torch_kwargs()) != keys for _s, p in occs):
+            raise Mismatch("combinator options differ")
+        args: list[tuple[str | None, Code]] = []
+        for k in keys:
+            items = [(s, p.node.torch_kwargs()[k]) for s, p in occs]
+            args.append((k, Code(gen.value(items, [], k.rstrip("_")))))
+        for _present, key, items in self.children_code(gen, occs):  # type: ignore[arg-type]
+            if len(items) != len(occs):
+                raise Mismatch("optional child of an anonymous block")
+            code, name = self.segment_code(gen, key, items)
+            if isinstance(code, list):
+                args += code
+            else:
+                args.append(("**", code) if code.comp is not None else (name, code))
+        return Code(func=base.__name__, args=args)
+
+    def part(self, gen: ClassGen, occs: list[tuple[dict, LayerPlan, Any]]) -> Code:
+        _s, plan0, part0 = occs[0]
+        if any(
+            q.cls != part0.cls or q.library != part0.library or len(q.args) != len(part0.args)
+            for _s, _p, q in occs
+        ):
+            raise Mismatch("different modules")
+        cls = part_class(part0, plan0.node)
+        func = f"nn.{part0.cls}" if part0.library == "nn" else cls.__name__
+        if part0.library != "nn":
+            self.used.add(cls)
+        defaults = _defaults(cls)
+        own = self.own_exprs(plan0)
+        args: list[tuple[str | None, Code]] = []
+        for k in range(len(part0.args)):
+            items = [(s, q.args[k]) for s, _p, q in occs]
+            args.append((None, as_code(gen.value(items, own, f"{plan0.name}_arg{k}"), items)))
+        keys = list(dict.fromkeys(k for _s, _p, q in occs for k, _v in q.kwargs))
+        position = {k: n for n, k in enumerate(defaults)}
+        keys.sort(key=lambda k: position.get(k, len(position)))
+        for key in keys:
+            if not key.isidentifier() or keyword.iskeyword(key):
+                raise Unsupported(f"bad keyword argument `{key}`")
+            items = []
+            for s, _p, q in occs:
+                given = dict(q.kwargs)
+                if key not in given and key not in defaults:
+                    raise Mismatch(f"`{key}` without a default")
+                items.append((s, given.get(key, defaults.get(key))))
+            if key == "inplace":  # in place only where every instance may
+                value = all(v is True for _s, v in items)
+                if value:
+                    args.append((key, Code("True")))
+                continue
+            if key in defaults and all(same(v, defaults[key]) for _s, v in items):
+                continue
+            args.append((key, as_code(gen.value(items, own, f"{plan0.name}_{key}"), items)))
+        return Code(func=func, args=args)
+
+    def own_exprs(self, plan: LayerPlan) -> list[ast.Expr]:
+        call = self.calls.get(span_key(plan.node.span))
+        if call is None:
+            return []
+        found = [call.width, call.stride, *(a.value for a in call.args)]
+        return [e for e in found if e is not None and not isinstance(e, ast.Str)]
+
+    def instance(self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]]) -> Code:
+        """A call of a spec block's class with its arguments."""
+        keys = {self.class_key(p.node) for _s, p in occs}
+        classes = [self.class_for(k) for k in sorted(keys, key=repr)]
+        sig = [(p.spec, p.default is None) for p in classes[0].signature()]
+        if any([(p.spec, p.default is None) for p in c.signature()] != sig for c in classes):
+            raise Mismatch("blocks with different parameters")
+        if len(classes) == 1:
+            func = classes[0].name
+        else:  # the block a parameter names (a family's `unit`)
+            heads = [self.calls[span_key(p.node.span)].head for _s, p in occs]
+            head = heads[0]
+            if not all(h == head for h in heads) or not isinstance(head, str):
+                raise Mismatch("block chosen by an expression")
+            items = [(s, p.node.block) for s, p in occs]
+            found = gen.try_cand(expr_cand(ast.Var(head)), items)
+            if found is None:
+                raise Mismatch("block chosen by an unknown name")
+            func = found
+        cls = classes[0]
+        inner = [self.inst_scope[id(p)] for _s, p in occs]
+        calls = [self.calls[span_key(p.node.span)] for _s, p in occs]
+        args: list[tuple[str | None, Code]] = []
+        for param in cls.signature():
+            own: list[ast.Expr] = []
+            if param.spec.startswith("#in"):
+                index = int(param.spec[3:])
+                items = [(s, i[INPUTS][index]) for (s, _p), i in zip(occs, inner, strict=True)]
+            elif param.spec.startswith("#extra"):
+                if len(classes) > 1:
+                    raise Mismatch("a family's blocks with decisions")
+                # an instance that never reads it (a child it lacks) passes any value
+                fill = next(iter(param.values.values()))
+                items = [
+                    (s, param.values.get(i[INST], fill))
+                    for (s, _p), i in zip(occs, inner, strict=True)
+                ]
+            else:
+                items = [(s, i[param.spec]) for (s, _p), i in zip(occs, inner, strict=True)]
+                given = [_given(call, cls.bdef, param.spec) for call in calls]
+                if param.spec in gen.module.globals_ and not (
+                    cls.bdef and param.spec in [p.name for p in cls.bdef.params]
+                ):
+                    own = [ast.Var(param.spec)]
+                elif given[0] is not None and all(g == given[0] for g in given):
+                    own = [given[0]]
+                if (
+                    param.default is not None
+                    and all(g is None for g in given)
+                    and all(literal(v) == param.default for _s, v in items)
+                ):
+                    continue
+            text = gen.value(items, own, f"{occs[0][1].name}_{param.py}")
+            if param.default is None and not param.kwonly:
+                args.append((None, Code(text)))
+            elif text != param.default:
+                args.append((param.py, Code(text)))
+        return Code(func=func, args=args)
+
+
+def as_code(text: str, items: list[tuple[dict, Any]]) -> Code:
+    """A literal tuple as a tree, so a long one is written one item per line."""
+    value = items[0][1]
+    if isinstance(value, tuple) and text == literal(value):
+        return literal_code(value)
+    return Code(text)
+
+
+def literal_code(value: Any) -> Code:
+    if isinstance(value, tuple | list):
+        brackets = "()" if isinstance(value, tuple) else "[]"
+        return Code(brackets=brackets, args=[(None, literal_code(v)) for v in value])
+    return Code(literal(value))
+
+
+def members_name(items: list) -> str:
+    return items[0][1][0].name
+
+
+def _given(call: ast.Call, bdef: ast.BlockDef | None, name: str) -> ast.Expr | None:
+    if bdef is None:
+        return None
+    params = [p.name for p in bdef.params]
+    positional = [a for a in call.args if a.name is None]
+    for param, arg in zip(params, positional, strict=False):
+        if param == name:
+            return arg.value
+    return next((a.value for a in call.args if a.name == name), None)
+
+
+def fingerprint(plan: Plan) -> tuple:
+    if isinstance(plan, LayerPlan):
+        return ("layer", tuple((p.name, p.cls) for p in plan.parts))
+    return (
+        type(plan.node).__name__,
+        plan.node.block,
+        tuple((c.name, fingerprint(c)) for c in plan.children),
+    )
+
+
+def _shape(shape: Any) -> ShapeValue:
+    return ShapeValue(shape.c, shape.h, shape.w)
+
+
+_DEFAULTS: dict[type, dict[str, Any]] = {}
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    if cls not in _DEFAULTS:
+        try:
+            sig = inspect.signature(cls)
+        except (TypeError, ValueError):
+            sig = None
+        _DEFAULTS[cls] = (
+            {}
+            if sig is None
+            else {
+                k: p.default
+                for k, p in sig.parameters.items()
+                if p.default is not inspect.Parameter.empty
+            }
+        )
+    return _DEFAULTS[cls]
+
+
+def _signature(self: ClassGen) -> list[Param]:
+    """The constructor's parameters: input channels, the spec's, the file
+    constants it reads, then the decisions its callers pass."""
+    out = [Param(f"#in{k}", py) for k, py in sorted(self.input_params.items())]
+    if self.bdef is not None:
+        values = [scope for _plan, scope in self.instances]
+        for p in self.bdef.params:
+            default = None
+            if p.default is not None and _constant(p.default):
+                vals = [scope[p.name] for scope in values]
+                default_value = evaluate(p.default, {**BUILTINS})
+                if not isinstance(default_value, list):
+                    default = literal(default_value)
+                del vals
+            out.append(Param(p.name, self.spec_params[p.name], default))
+        required_after = False
+        for p in reversed(out):
+            if p.default is None:
+                required_after = True
+            elif required_after:
+                p.default = None  # Python wants defaults last
+    for name, py in self.globals_used.items():
+        vals = [scope[name] for _plan, scope in self.instances]
+        default = None
+        if all(same(v, vals[0]) for v in vals) and not isinstance(vals[0], list):
+            default = literal(vals[0])
+        out.append(Param(name, py, default))
+    for k, extra in enumerate(self.extra):
+        out.append(Param(f"#extra{k}", extra.py, None, values=extra.values))
+    seen_default = False
+    for p in out:  # after a default, the rest are keyword-only
+        p.kwonly = seen_default
+        seen_default = seen_default or p.default is not None
+    return out
+
+
+ClassGen.signature = _signature  # type: ignore[attr-defined]
+
+
+def _constant(expr: ast.Expr) -> bool:
+    return isinstance(expr, ast.Num | ast.Str) or (
+        isinstance(expr, ast.Var) and expr.name in BUILTINS
+    )
+
+
+MODULE_LIBRARY = (layers.Sequential,)
+__all__ = ["ClassGen", "Code", "ModuleGen", "Unsupported", "nn", "render"]
+
+
+# ---------------------------------------------------------------- the file
+
+
+def write_module(nets: list[Any], family: bool = False) -> str:
+    """The parametric source for one network, or (`family`) every variant of
+    a family file: the network class takes the variant's values and a
+    factory per variant passes them."""
+    from .codegen import MODULE_NAMES, _template_named, docstring, forward_source, safe_text
+    from .plan import make_plan
+
+    first = nets[0]
+    spec = first.spec
+    if spec is None:
+        raise Unsupported("no spec to read the blocks from")
+    names = Namespace(MODULE_NAMES | {"math"})
+    base_name = spec.name if family else first.name
+    net_name = names.fresh(camel(base_name) or "Network", key=("network",))
+    factory_names = [names.fresh(n.name, key=("factory", n.name)) for n in nets] if family else []
+    roots = []
+    for net in nets:
+        plan = make_plan(net.root)
+        if not isinstance(plan, BlockPlan):
+            raise Unsupported("the network is one layer")
+        roots.append((plan, net.variant))
+    try:
+        mod = ModuleGen(spec, roots, frozenset(MODULE_NAMES | {"math"} | set(factory_names)))
+        mod.names = names
+        root_node = roots[0][0].node
+        gen = ClassGen(mod, net_name, ("network",), None, [(p, s) for p, s in mod.roots])
+        if family:
+            keys = [
+                k
+                for k in mod.variant_keys
+                if any(not same(s.get(k), mod.roots[0][1].get(k)) for _p, s in mod.roots)
+            ]
+            for k in keys:
+                gen.network_params[k] = gen.locals.fresh(k, key=("global", k))
+        mod.generate(gen)
+    except (Mismatch, NotExpressible) as exc:
+        raise Unsupported(str(exc)) from None
+    used_before = set(mod.used)
+    library_cls = [*layers.COMBINATORS.values(), *layers.PART_CLASSES.values()]
+    for c in mod.order:
+        mod.used.add(layers.COMBINATORS[c.node.TORCH])
+    used = used_before | mod.used
+    if isinstance(root_node, Graph):
+        mod.used.add(layers.Graph)
+        used.add(layers.Graph)
+    functions = dict.fromkeys(f for cls, fs in layers.HELPERS.items() if cls in used for f in fs)
+    library = [inspect.getsource(f).rstrip() for f in functions]
+    library += [inspect.getsource(c).rstrip() for c in library_cls if c in used]
+    library.append(inspect.getsource(layers.init_weights).rstrip())
+    where = safe_text(first.root.span.file.replace("\\", "/").rsplit("/", 1)[-1]) or "spec"
+    classes = [class_lines(c, forward_source, docstring, where) for c in mod.order]
+    # the network
+    title = safe_text(first.title or first.name) or net_name
+    if family:
+        doc = f"{title}: the network of every variant ({', '.join(factory_names)})."
+    else:
+        doc = f"{title} ({first.params:,} parameters, {first.macs:,} MACs)."
+    classes.append(network_lines(gen, roots[0][0], forward_source, docstring(doc, 4)))
+    factories = []
+    for net, fname, (_plan, scope) in zip(nets, factory_names, mod.roots, strict=False):
+        args = []
+        for k, py in gen.network_params.items():
+            value = scope[k]
+            if isinstance(value, str) and value in mod.blocks:
+                keyed = [c for c in mod.order if c.key[0] == value]
+                text = keyed[0].name if keyed else literal(value)
+            else:
+                text = literal(value)
+            args.append((py, Code(text)))
+        for extra in gen.extra:
+            args.append((extra.py, Code(literal(extra.values[scope[INST]]))))
+        summary = safe_text(f"{net.name}: {net.params:,} parameters, {net.macs:,} MACs.")
+        factories.append(
+            [
+                f"def {fname}() -> {net_name}:",
+                *docstring(summary, 4),
+                *render(Code(func=net_name, args=args), 4, "return ", ""),
+            ]
+        )
+    outs = ", ".join(str(s) for s in first.outputs)
+    output_doc = [f"Input: {first.input}. Output: {outs}."]
+    if len(first.outputs) > 1:
+        output_doc.append("forward returns a tuple: the main output first, then the side heads.")
+    usage = f"`{factory_names[0]}()` (one factory per variant)" if family else f"`{net_name}()`"
+    return _template_named("parametric.py.j2").render(
+        title=title,
+        spec=where,
+        usage=usage,
+        output_doc=output_doc,
+        math=mod.math,
+        library=library,
+        classes=classes,
+        factories=factories,
+    )
+
+
+def signature_lines(gen: ClassGen) -> list[str]:
+    params = ["self"]
+    for p in gen.signature():
+        if p.spec.startswith("#in"):
+            values = [s[INPUTS][int(p.spec[3:])] for _plan, s in gen.instances]
+        elif p.spec.startswith("#extra"):
+            values = list(p.values.values())
+        elif gen.bdef is None:
+            values = []
+        else:
+            values = [s[p.spec] for _plan, s in gen.instances]
+        kinds = {type(v) for v in values}
+        note = ""
+        if len(kinds) == 1 and next(iter(kinds)) in (int, float, bool, str, list):
+            note = f": {next(iter(kinds)).__name__}"
+        if p.kwonly and "*" not in params:
+            params.append("*")
+        eq = " = " if note else "="
+        params.append(f"{p.py}{note}" + (f"{eq}{p.default}" if p.default is not None else ""))
+    if gen.bdef is None:  # a family's network: the variant's values, then its decisions
+        params[1:1] = list(gen.network_params.values())
+    line = f"    def __init__({', '.join(params)}) -> None:"
+    if len(line) <= LINE:
+        return [line]
+    return ["    def __init__(", *(f"        {p}," for p in params), "    ) -> None:"]
+
+
+def class_lines(gen: ClassGen, forward_source: Any, docstring: Any, where: str) -> list[str]:
+    from .codegen import safe_text
+
+    node = gen.node
+    base = layers.COMBINATORS[node.TORCH].__name__
+    doc = f"`{safe_text(gen.key[0])}` block of {where}: {node.DOC}"
+    lines = [f"class {gen.name}({base}):", *docstring(doc, 4), "", *signature_lines(gen)]
+    lines += gen.lines
+    if isinstance(node, Graph):
+        params, returns, body = forward_source(gen.instances[0][0])
+        lines += ["", f"    def forward(self, {params}) -> {returns}:", *body]
+    return lines
+
+
+def network_lines(gen: ClassGen, plan: BlockPlan, forward_source: Any, doc: list[str]) -> list[str]:
+    node = plan.node
+    base = "nn.Module" if isinstance(node, Seq | Graph) else layers.COMBINATORS[node.TORCH].__name__
+    lines = [
+        f"class {gen.name}({base}):",
+        *doc,
+        "",
+        *signature_lines(gen),
+        *gen.lines,
+        "        init_weights(self)",
+    ]
+    if isinstance(node, Graph):
+        params, returns, body = forward_source(plan)
+    elif isinstance(node, Seq):
+        assigned = {
+            m.group(1) for line in gen.lines if (m := re.match(r"        self\.(\w+) = ", line))
+        }
+        if assigned == {c.name for c in plan.children}:
+            params, returns, body = forward_source(plan)
+        else:
+            params, returns = "x: torch.Tensor", "torch.Tensor"
+            body = [
+                "        for layer in self.children():",
+                "            x = layer(x)",
+                "        return x",
+            ]
+    else:
+        return lines
+    return [*lines, "", f"    def forward(self, {params}) -> {returns}:", *body]
