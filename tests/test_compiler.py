@@ -239,7 +239,9 @@ def test_torchscript(name: str, tmp_path: Path) -> None:
     x = torch.randn(1, *net.input.as_list())
     with torch.no_grad():
         for a, b in zip(as_tuple(built(x)), as_tuple(scripted(x)), strict=True):
-            torch.testing.assert_close(a, b)
+            # ResNet-1202 at its initial weights overflows in eval mode (1,202
+            # layers, BN an identity): both must then agree on where
+            torch.testing.assert_close(a, b, equal_nan=True)
 
 
 def test_same_seed_same_weights_in_both_backends(tmp_path: Path) -> None:
