@@ -91,6 +91,7 @@ REFERENCE_PARAMS = {
     "shufflenet_v2_x2_0": (7_393_996, "torchvision shufflenet_v2_x2_0"),
     "convnext_small": (50_223_688, "torchvision convnext_small"),
     "ghostnet_100": (5_182_508, "timm ghostnet_100"),
+    "cspdarknet53": (27_642_184, "timm cspdarknet53"),
     "lraspp_mobilenet_v3_large": (3_221_538, "torchvision segmentation lraspp_mobilenet_v3_large"),
     "fcn_resnet50": (32_957_013, "torchvision segmentation fcn_resnet50, no aux head"),
     "pyramidnet110_a48": (
