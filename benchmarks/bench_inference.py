@@ -13,7 +13,7 @@ channels_last. All get the same NCHW float32 input, under `torch.inference_mode(
 each timed call is one forward at batch `--batch`; the variants are timed in
 rotation (a different order each round) so load from other processes falls on all
 alike; figures are medians of `--runs` rounds after `--warmup` untimed ones.
-torchvision is imported through /work/shared/reference/torchvision_shim.py (or a
+torchvision is imported through ../shared/reference/torchvision_shim.py (or a
 plain import); without it only archspec's figures print. Never asserts.
 """
 
@@ -54,7 +54,7 @@ NETS: dict[str, tuple[str, str, dict]] = {
 
 def torchvision_models() -> object | None:
     """`torchvision.models`, via the shim where the wheel's operators do not load."""
-    for candidate in (SHIM, Path("/work/shared/reference/torchvision_shim.py")):
+    for candidate in (SHIM,):
         if candidate.is_file():
             spec = importlib.util.spec_from_file_location("torchvision_shim", candidate)
             if spec and spec.loader:
