@@ -706,8 +706,11 @@ class ModuleGen:
             result = self.code(gen, parts[-1])
             for part in reversed(parts[:-1]):
                 rest = [s for s, _p in occs if all(s is not t for t, _q in part)]
+                then = self.code(gen, part)
+                if then.flat() == result.flat():
+                    continue  # forms that differ only where the code is the same
                 test = gen.condition([s for s, _p in part], rest, name)
-                result = Code(choice=(self.code(gen, part), test, result))
+                result = Code(choice=(then, test, result))
             return result
 
     def code(self, gen: ClassGen, occs: list[tuple[dict, Plan]]) -> Code:
