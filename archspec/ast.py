@@ -6,6 +6,7 @@ equality, so two identical expressions compare equal wherever they appear).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .errors import UNKNOWN_SPAN, Span
@@ -131,6 +132,9 @@ class Seq:
     label: str | None = None
     span: Span = _span()
 
+
+# A name as the spec language writes one (a layer label, a parameter, a tensor).
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # Names every expression sees with a fixed meaning: no parameter, constant or
 # variant value may take them (`in` is the block's input shape, `i` a repeat's

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .ast import IDENTIFIER
 from .errors import SpecSyntaxError
 from .yamlspan import YMap, YNode, YScalar, decode_spec, load_yaml
 
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MERGED_KEYS = ("params", "defaults", "blocks", "variants")  # merged key by key with a base
 
 

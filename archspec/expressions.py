@@ -8,8 +8,6 @@ expression are bounded (`archspec/limits.py`) so no input can exhaust the stack.
 
 from __future__ import annotations
 
-import re
-
 from . import ast
 from .errors import Span, SpecSyntaxError
 from .grammar import (
@@ -24,8 +22,6 @@ from .grammar import (
     v_args,
 )
 from .limits import MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH
-
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class _ToAst(Transformer):

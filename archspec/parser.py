@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import ast
+from .ast import IDENTIFIER
 from .bases import merge_base
 from .errors import Diagnostics, Span, SpecSyntaxError, SpecValueError, did_you_mean
 from .expressions import parse_expression
@@ -45,8 +46,6 @@ TOP_KEYS = (
     "weights",
 )
 BLOCK_KEYS = ("params", "inputs", "columns", "doc", "layers", "graph", "if")
-MERGED_KEYS = ("params", "defaults", "blocks", "variants")  # merged key by key with a base
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 # ------------------------------------------------------------------ structure

@@ -22,7 +22,7 @@ from archspec.limits import BUILD_MEMORY_SHARE
 from archspec.naming import Namespace, camel
 
 from . import layers
-from .forms import JOINS, part_class
+from .forms import JOINS, part_class, takes_a_list
 from .plan import BlockPlan, CompileError, LayerPlan, Plan, make_plan
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def graph_module(plan: BlockPlan, children: dict[str, nn.Module]) -> fx.GraphMod
         if join:
             tensors[name] = JOINS[join].graph(graph, args)
         else:  # a layer joining several tensors (MeanJoin) takes them as one list
-            listed = len(args) > 1 and name in layer_names
+            listed = takes_a_list(name in layer_names, len(args))
             tensors[name] = graph.call_module(name, (args,) if listed else tuple(args))
     outputs = [tensors[name] for name in node.output_names]
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))

@@ -35,7 +35,7 @@ from archspec.ir import Block, Node
 from archspec.naming import Namespace, camel
 
 from . import layers
-from .forms import JOINS, part_class
+from .forms import JOINS, part_class, takes_a_list
 from .plan import BlockPlan, CompileError, LayerPlan, Plan, make_plan
 
 if TYPE_CHECKING:
@@ -67,6 +67,11 @@ def generate_source(net: Model, unrolled: bool = False) -> str:
     return Generator(net).render()
 
 
+def network_class(net: Model) -> str:
+    """The generated network class's name (`googlenet_aux` → `GooglenetAux`)."""
+    return Namespace(MODULE_NAMES).fresh(camel(net.name) or "Network")
+
+
 def builds_the_same_tree(text: str, net: Model) -> bool:
     """Whether the parametric source builds the module tree the builder builds:
     the same module names, in the same order, of the same types with the same
@@ -82,7 +87,7 @@ def builds_the_same_tree(text: str, net: Model) -> bool:
         code = compile(text, "<generated>", "exec")
         with torch.device("meta"):
             exec(code, namespace)
-            twin = namespace[Generator(net).cls]()
+            twin = namespace[network_class(net)]()
             built = build_module(net)
     except Exception:  # any failure means: do not trust the parametric form
         return False
@@ -178,7 +183,7 @@ class Generator:
         self.classes = Namespace(MODULE_NAMES)
         self.helpers: dict[Any, Helper] = {}
         self.used: set[type] = {layers.Sequential}
-        self.cls = self.classes.fresh(camel(net.name) or "Network", key=("network",))
+        self.cls = self.classes.fresh(network_class(net), key=("network",))
 
     # ---------------------------------------------------------------- output
     def render(self) -> str:
@@ -360,7 +365,7 @@ def module_call(name: str, args: list[str], layer: bool) -> str:
     """A child called on graph tensors; a layer joining several (MeanJoin)
     takes them as one list, a block one argument per input."""
     inner = ", ".join(args)
-    return f"self.{name}([{inner}])" if layer and len(args) > 1 else f"self.{name}({inner})"
+    return f"self.{name}([{inner}])" if takes_a_list(layer, len(args)) else f"self.{name}({inner})"
 
 
 def _template() -> jinja2.Template:

@@ -84,3 +84,10 @@ JOINS: dict[str, JoinForm] = {
     "mean": JoinForm(_mean, "+", divide=True),
     "concat": JoinForm(_cat),
 }
+
+
+def takes_a_list(is_layer: bool, count: int) -> bool:
+    """How a graph child is called on its tensors: a layer joining several
+    (MeanJoin, Resize) takes them as one list, which TorchScript can type; a
+    block takes one argument per input. Both backends call through this."""
+    return is_layer and count > 1

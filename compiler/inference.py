@@ -61,9 +61,9 @@ def inference_source(net: Model) -> str:
     it needs) and `inference_model(state_dict=None)`, which builds the network
     class, loads the weights given and folds it (`archspec compile --inference`).
     The codegen is not touched: the section is appended text."""
-    from .codegen import Generator, generate_source
+    from .codegen import generate_source, network_class
 
-    cls = Generator(net).cls
+    cls = network_class(net)
     return (
         generate_source(net).rstrip("\n")
         + "\n\n\n# ---- inference build (archspec compile --inference) ----\n"

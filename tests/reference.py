@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -61,3 +62,20 @@ def numerics(names: list[str], representative: Iterable[str] = REPRESENTATIVE) -
     keep = frozenset(representative)
     return [name if name in keep else pytest.param(name, marks=pytest.mark.slow)
             for name in names]  # fmt: skip
+
+
+def randomise_batch_norm(model: Any) -> None:
+    """Non-trivial BN statistics and affine weights (seeded), so that eval-mode
+    BN is not the identity when two models are compared."""
+    import torch
+    from torch import nn
+
+    gen = torch.Generator().manual_seed(1)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            shape = module.running_mean.shape
+            module.running_mean.copy_(torch.randn(shape, generator=gen) * 0.1)
+            module.running_var.copy_(torch.rand(shape, generator=gen) + 0.5)
+            module.weight.data.copy_(torch.rand(shape, generator=gen) + 0.5)
+            module.bias.data.copy_(torch.randn(shape, generator=gen) * 0.1)
+            module.num_batches_tracked.fill_(7)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import archspec
-from reference import import_torchvision
+from reference import import_torchvision, randomise_batch_norm
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -17,14 +17,7 @@ def timm_cspdarknet53() -> nn.Module:
     timm = pytest.importorskip("timm")
     torch.manual_seed(0)
     model = timm.create_model("cspdarknet53", pretrained=False)
-    gen = torch.Generator().manual_seed(1)
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            shape = module.running_mean.shape
-            module.running_mean.copy_(torch.randn(shape, generator=gen) * 0.1)
-            module.running_var.copy_(torch.rand(shape, generator=gen) + 0.5)
-            module.weight.data.copy_(torch.rand(shape, generator=gen) + 0.5)
-            module.bias.data.copy_(torch.randn(shape, generator=gen) * 0.1)
+    randomise_batch_norm(model)
     return model.eval()
 
 

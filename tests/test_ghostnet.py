@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import archspec
-from reference import import_torchvision
+from reference import import_torchvision, randomise_batch_norm
 
 torch = pytest.importorskip("torch")
 
@@ -33,12 +33,8 @@ def test_ghostnet_100_equals_timm() -> None:
     net = archspec.load("ghostnet_100")
     assert net.params == sum(p.numel() for p in reference.parameters()) == 5_182_508
 
-    # Random BN running statistics, so eval-mode BN is not the identity.
+    randomise_batch_norm(reference)  # so eval-mode BN is not the identity
     generator = torch.Generator().manual_seed(1)
-    for module in reference.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.copy_(torch.randn(module.num_features, generator=generator) * 0.1)
-            module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
 
     model = net.build().eval()
     ours, theirs = _tensors(model), _tensors(reference)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import archspec
+from reference import randomise_batch_norm
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
@@ -97,18 +98,6 @@ def library_model(library_model_name: str, **kwargs: Any) -> nn.Module:
         model = timm.create_model(name, pretrained=False, **kwargs)
     randomise_batch_norm(model)
     return model.eval()
-
-
-def randomise_batch_norm(model: nn.Module) -> None:
-    gen = torch.Generator().manual_seed(1)
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            shape = module.running_mean.shape
-            module.running_mean.copy_(torch.randn(shape, generator=gen) * 0.1)
-            module.running_var.copy_(torch.rand(shape, generator=gen) + 0.5)
-            module.weight.data.copy_(torch.rand(shape, generator=gen) + 0.5)
-            module.bias.data.copy_(torch.randn(shape, generator=gen) * 0.1)
-            module.num_batches_tracked.fill_(7)
 
 
 def logits(net: archspec.Network, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
