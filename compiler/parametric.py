@@ -24,6 +24,7 @@ import builtins
 import inspect
 import keyword
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
@@ -40,6 +41,16 @@ from archspec.naming import Namespace, camel
 
 from . import layers
 from .forms import part_class
+from .layerforms import (
+    LayerForm,
+    deciding_options,
+    definition,
+    find_forms,
+    keyword_defaults,
+    pattern_of,
+    positional_name,
+    slot_roles,
+)
 from .plan import BlockPlan, CompileError, LayerPlan, Plan
 from .pysource import NotExpressible, literal, negated, to_python, uses_math
 
@@ -335,11 +346,16 @@ class ClassGen:
         return self.input_params[index]
 
     # ------------------------------------------------------------ candidates
-    def candidates(self) -> list[Cand]:
-        out = [expr_cand(ast.Var(p)) for p in self.spec_params]
+    def candidates(self, role: str | None = None) -> list[Cand]:
+        """Expressions a value may be: the block's parameters, its input
+        channels, the spec's expressions; the input channels first for a
+        slot that carries a layer's input channels."""
+        params = [expr_cand(ast.Var(p)) for p in self.spec_params]
+        inputs = []
         if self.bdef is not None:
             for k in range(len(self.inputs)):
-                out.append(Cand(lambda s, k=k: s[INPUTS][k], lambda g, k=k: g.input_param(k)))
+                inputs.append(Cand(lambda s, k=k: s[INPUTS][k], lambda g, k=k: g.input_param(k)))
+        out = inputs + params if role == "in" else params + inputs
         out += [expr_cand(e) for e in self.body_exprs]
         if self.bdef is None:
             out += [expr_cand(ast.Var(p)) for p in self.network_params]
@@ -358,28 +374,48 @@ class ClassGen:
     def value(
         self,
         items: list[tuple[dict, Any]],
-        own: list[ast.Expr],
+        own: list[Own],
         name: str,
-        keep_constant: bool = True,
+        role: str | None = None,
+        slot: str = "",
     ) -> str:
-        """One expression giving every occurrence's value."""
+        """One expression giving every occurrence's value. `own` are the
+        expressions the spec wrote at this place, `role` says whether the
+        value is a layer's input or output channels, `slot` names the torch
+        argument it fills.
+
+        A value that varies is explained by whichever expression gives it
+        everywhere. A value that is the same everywhere proves nothing by
+        matching, so it is written as a literal unless the spec wrote an
+        expression for this very argument (`conv1-{4*width}`'s width) or it
+        is channels (a conv's input is `in_c`): Inception's stem at 3 input
+        channels must not read `nn.Conv2d(in_c, 32, in_c)`."""
         first = items[0][1]
-        if self.bdef is None and all(same(v, first) for _s, v in items):
+        constant = all(same(v, first) for _s, v in items)
+        if self.bdef is None and constant:
             return literal(first)  # the network's table: the numbers themselves
-        for expr in own:
+        for tag, expr in own:
+            if constant and not fits(tag, role, slot):
+                continue
             found = self.try_cand(expr_cand(expr), items)
             if found is not None:
                 return found
-        first = items[0][1]
-        if all(same(v, first) for _s, v in items) and keep_constant:
+        if constant:
+            for spec_name in self.spec_params:  # a block's `stride` for a `stride=`
+                if slot and fits(spec_name, role, slot):
+                    found = self.try_cand(expr_cand(ast.Var(spec_name)), items)
+                    if found is not None:
+                        return found
             if first in (0, 1, None) or isinstance(first, bool | str):
                 return literal(first)
-            for cand in self.candidates():  # a constant the block's arguments explain
+            if role is None and not isinstance(first, float):
+                return literal(first)
+            for cand in self.candidates(role):  # channels (or a scale) the block's values explain
                 found = self.try_cand(cand, items)
                 if found is not None:
                     return found
             return literal(first)
-        for cand in self.candidates():
+        for cand in self.candidates(role):
             found = self.try_cand(cand, items)
             if found is not None:
                 return found
@@ -425,10 +461,15 @@ class ClassGen:
         self.extra.append(Param("", py, None, values=per))
         return py
 
-    def condition(self, yes: list[dict], no: list[dict], name: str) -> str:
-        """A test true in the `yes` occurrences and false in the `no` ones."""
+    def condition(
+        self, yes: list[dict], no: list[dict], name: str, own: list[Own] | None = None
+    ) -> str:
+        """A test true in the `yes` occurrences and false in the `no` ones:
+        first the spec's own option picking the form (`act == "relu"` where
+        a layer is written `(act=act)`), then the spec's `if:` tests, then
+        a shape test (`in_c != 4 * width`), else a decision the caller passes."""
         items = [(s, True) for s in yes] + [(s, False) for s in no]
-        bools = []
+        bools = [test for _tag, expr in own or [] if (test := self.choice_test(expr, yes, no))]
         for test in self.tests:
             bools.append(
                 Cand(lambda s, t=test: bool(evaluate(t, s)), lambda g, t=test: g.python(t))
@@ -452,6 +493,47 @@ class ClassGen:
                 return found
         return self.decision(items, f"with_{name}")
 
+    def choice_test(self, expr: ast.Expr, yes: list[dict], no: list[dict]) -> Cand | None:
+        """`expr == value` where `expr` has one value in every `yes`
+        occurrence and another in every `no` one."""
+        try:
+            value = evaluate(expr, yes[0])
+            if not all(same(evaluate(expr, s), value) for s in yes) or any(
+                same(evaluate(expr, s), value) for s in no
+            ):
+                return None
+            source = literal(value)
+        except (ArchSpecError, NotExpressible, KeyError, TypeError, IndexError, ValueError):
+            return None
+        atomic = isinstance(expr, ast.Var | ast.Str)
+        return Cand(
+            lambda s: same(evaluate(expr, s), value),
+            lambda g: f"{g.python(expr) if atomic else f'({g.python(expr)})'} == {source}",
+        )
+
+
+# (tag, expression): an expression the spec wrote at a layer's call, tagged
+# with what it gives: "out" (its width), "stride", an option's name
+# ("kernel", "groups"), "" (a positional option), "any" (an argument the
+# spec passes to this very parameter).
+Own = tuple[str, ast.Expr]
+
+# A torch argument an option of the spec fills under another name.
+_TORCH_NAMES = {"kernel": "kernel_size"}
+
+
+def fits(tag: str, role: str | None, slot: str) -> bool:
+    """Whether an expression tagged `tag` was written for this argument."""
+    if tag == "any":
+        return True
+    if tag == "out":
+        return role == "out"
+    return bool(tag) and _TORCH_NAMES.get(tag, tag) == slot
+
+
+def anywhere(exprs: list[ast.Expr]) -> list[Own]:
+    return [("any", e) for e in exprs]
+
 
 # ---------------------------------------------------------------- the module
 
@@ -460,7 +542,11 @@ class ModuleGen:
     """Every class of one generated file."""
 
     def __init__(
-        self, spec: ast.Spec, roots: list[tuple[BlockPlan, str | None]], reserved: frozenset[str]
+        self,
+        spec: ast.Spec,
+        roots: list[tuple[BlockPlan, str | None]],
+        reserved: frozenset[str],
+        names: Namespace,
     ) -> None:
         self.spec = spec
         self.reserved = reserved
@@ -474,7 +560,7 @@ class ModuleGen:
         self.used: set[type] = set()
         self.classes: dict[Any, ClassGen] = {}
         self.order: list[ClassGen] = []
-        self.names = Namespace(reserved)
+        self.names = names
         self.inst_scope: dict[int, dict] = {}
         self.groups: dict[Any, list[tuple[BlockPlan, dict]]] = {}
         self.roots = []
@@ -492,6 +578,14 @@ class ModuleGen:
             self.roots.append((root, top))
             self._scopes(root, top, [])
         self.variant_keys = list(dict.fromkeys(k for _v, o in variants.items() for k, _e in o))
+        self.forms = find_forms(
+            [plan for plan, _scope in self.roots],
+            lambda wanted: self.names.fresh(wanted, key=("form", wanted)),
+            lambda plan: span_key(plan.node.span),
+        )
+        self.forms_used: set[str] = set()
+        # a block's parameter or local name never shadows a layer function
+        self.reserved = self.reserved | {form.name for form in self.forms.values()}
 
     # ------------------------------------------------------------ instance scopes
     def _scopes(self, plan: BlockPlan, scope: dict, stack: list[str]) -> None:
@@ -584,8 +678,12 @@ class ModuleGen:
 
     # ------------------------------------------------------------ children
     def segments(self, plan: BlockPlan) -> list[tuple[tuple, list[Plan]]]:
-        """The children in runs: copies of one spec entry numbered in order."""
+        """The children in runs: copies of one spec entry numbered in order.
+        A run is keyed by its spec entry and name stem, not by its number: an
+        optional child before it (MobileNet's expansion conv) shifts the
+        numbers of those after it between instances."""
         out: list[tuple[tuple, list[Plan]]] = []
+        seen: Counter[tuple] = Counter()
         for child in plan.children:
             if isinstance(child, LayerPlan) and child.join:
                 continue
@@ -597,7 +695,8 @@ class ModuleGen:
                 if last.name == f"{base}{number - 1}":
                     out[-1][1].append(child)
                     continue
-            out.append(((span, base, number), [child]))
+            out.append(((span, base, seen[(span, base)]), [child]))
+            seen[(span, base)] += 1
         return out
 
     def children_code(self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]]) -> list[tuple]:
@@ -638,7 +737,7 @@ class ModuleGen:
             if present != everyone:
                 yes = [s for s, _p in occs if id(s) in present]
                 no = [s for s, _p in occs if id(s) not in present]
-                name = run[0][1][1] if run[0][1][2] == 0 else f"{run[0][1][1]}{run[0][1][2]}"
+                name = run[0][2][0][1][0].name
                 lines.append(f"{' ' * indent}if {gen.condition(yes, no, name)}:")
             lines += body
         return lines
@@ -652,18 +751,26 @@ class ModuleGen:
             keyexpr, value, clause = code.comp
             add = Code(func="self.add_module", args=[(None, Code(keyexpr)), (None, value)])
             return [f"{pad}{clause}:", *render(add, indent + 4, "", "")]
+        if isinstance(name, Code):  # a name that depends on the instance
+            return render(
+                Code(func="self.add_module", args=[(None, name), (None, code)]), indent, "", ""
+            )
         return render(code, indent, f"self.{name} = ", "")
 
-    def segment_code(self, gen: ClassGen, key: tuple, items: list) -> tuple[Any, str]:
+    def segment_code(self, gen: ClassGen, key: tuple, items: list) -> tuple[Any, str | Code]:
         """One segment across occurrences: a single child or a loop."""
-        _span, base, start = key
+        _span, base, _ordinal = key
         counts = [len(members) for _s, members in items]
+        starts = {_number(members[0].name) for _s, members in items}
+        start = min(starts)
         looped = start and (max(counts) > 1 or len(set(counts)) > 1)
         if not looped:
             occs = [(s, members[0]) for s, members in items]
-            return self.choose(gen, occs, members_name(items)), members_name(items)
+            return self.choose(gen, occs, members_name(items)), self.child_name(gen, occs)
+        if len(starts) > 1:
+            raise Mismatch("copies numbered from different places")
         count_items = [(s, n) for (s, _m), n in zip(items, counts, strict=True)]
-        total = gen.value(count_items, list(gen.counts), "count")
+        total = gen.value(count_items, anywhere(gen.counts), "count")
         body = [
             ({**s, "i": j + 1, LOOP: True}, m)
             for s, members in items
@@ -682,9 +789,26 @@ class ModuleGen:
         stop = f"{int(total) + 1}" if total.isdigit() else f"{total} + 1"
         return Code(comp=(f'f"{base}{{{offset}}}"', value, f"for i in range(1, {stop})")), base
 
+    def child_name(self, gen: ClassGen, occs: list[tuple[dict, Plan]]) -> str | Code:
+        """The child's name, or where instances name it differently (a child
+        before it is optional), the expression choosing the name."""
+        names: dict[str, list[dict]] = {}
+        for s, p in occs:
+            names.setdefault(p.name, []).append(s)
+        if len(names) == 1:
+            return occs[0][1].name
+        *others, last = names.items()
+        result = Code(literal(last[0]))
+        for name, yes in reversed(others):
+            rest = [s for s, _p in occs if all(s is not t for t in yes)]
+            result = Code(choice=(Code(literal(name)), gen.condition(yes, rest, "name"), result))
+        return result
+
     def unrolled(self, gen: ClassGen, items: list) -> list[tuple[str, Code]]:
         """A run whose copies differ (`conv3-64 x2` reads 3, then 64 channels)."""
         count = len(items[0][1])
+        if any([m.name for m in members] != [m.name for m in items[0][1]] for _s, members in items):
+            raise Mismatch("copies named differently")
         out = []
         for j in range(count):
             occs = [({**s, "i": j + 1}, members[j]) for s, members in items]
@@ -709,9 +833,22 @@ class ModuleGen:
                 then = self.code(gen, part)
                 if then.flat() == result.flat():
                     continue  # forms that differ only where the code is the same
-                test = gen.condition([s for s, _p in part], rest, name)
+                test = gen.condition([s for s, _p in part], rest, name, self.deciding(part, occs))
                 result = Code(choice=(then, test, result))
             return result
+
+    def deciding(self, part: list[tuple[dict, Plan]], occs: list[tuple[dict, Plan]]) -> list[Own]:
+        """The spec's expressions at a layer whose forms differ, those for the
+        options that decide the form first."""
+        first = part[0][1]
+        if not isinstance(first, LayerPlan):
+            return []
+        others = [
+            p for _s, p in occs if isinstance(p, LayerPlan) and pattern_of(p) != pattern_of(first)
+        ]
+        keys = deciding_options(first, others[0]) if others else set()
+        own = self.own_exprs(first)
+        return [o for o in own if o[0] in keys] + [o for o in own if o[0] not in keys]
 
     def code(self, gen: ClassGen, occs: list[tuple[dict, Plan]]) -> Code:
         first = occs[0][1]
@@ -723,8 +860,11 @@ class ModuleGen:
                 for _s, p in occs
             ):
                 raise Mismatch("different layers")
+            form = self.forms.get(pattern_of(first))
+            if form is not None:
+                return self.form_call(gen, occs, form)
             calls = [
-                self.part(gen, [(s, p, p.parts[k]) for s, p in occs])
+                self.part(gen, [(s, p, p.parts[k]) for s, p in occs], k)
                 for k in range(len(first.parts))
             ]
             if len(calls) == 1:
@@ -756,13 +896,16 @@ class ModuleGen:
             if len(items) != len(occs):
                 raise Mismatch("optional child of an anonymous block")
             code, name = self.segment_code(gen, key, items)
+            if isinstance(name, Code):
+                raise Mismatch("a combinator's child named differently")
             if isinstance(code, list):
                 args += code
             else:
                 args.append(("**", code) if code.comp is not None else (name, code))
         return Code(func=base.__name__, args=args)
 
-    def part(self, gen: ClassGen, occs: list[tuple[dict, LayerPlan, Any]]) -> Code:
+    def part(self, gen: ClassGen, occs: list[tuple[dict, LayerPlan, Any]], index: int) -> Code:
+        """One module of a layer (its `index`-th part) across occurrences."""
         _s, plan0, part0 = occs[0]
         if any(
             q.cls != part0.cls or q.library != part0.library or len(q.args) != len(part0.args)
@@ -773,12 +916,16 @@ class ModuleGen:
         func = f"nn.{part0.cls}" if part0.library == "nn" else cls.__name__
         if part0.library != "nn":
             self.used.add(cls)
-        defaults = _defaults(cls)
+        defaults = keyword_defaults(cls)
         own = self.own_exprs(plan0)
+        roles = slot_roles(plan0)
         args: list[tuple[str | None, Code]] = []
         for k in range(len(part0.args)):
             items = [(s, q.args[k]) for s, _p, q in occs]
-            args.append((None, as_code(gen.value(items, own, f"{plan0.name}_arg{k}"), items)))
+            text = gen.value(
+                items, own, f"{plan0.name}_arg{k}", roles.get((index, k)), positional_name(cls, k)
+            )
+            args.append((None, as_code(text, items)))
         keys = list(dict.fromkeys(k for _s, _p, q in occs for k, _v in q.kwargs))
         position = {k: n for n, k in enumerate(defaults)}
         keys.sort(key=lambda k: position.get(k, len(position)))
@@ -792,21 +939,50 @@ class ModuleGen:
                     raise Mismatch(f"`{key}` without a default")
                 items.append((s, given.get(key, defaults.get(key))))
             if key == "inplace":  # in place only where every instance may
-                value = all(v is True for _s, v in items)
-                if value:
+                if all(v is True for _s, v in items):
                     args.append((key, Code("True")))
                 continue
             if key in defaults and all(same(v, defaults[key]) for _s, v in items):
                 continue
-            args.append((key, as_code(gen.value(items, own, f"{plan0.name}_{key}"), items)))
+            text = gen.value(items, own, f"{plan0.name}_{key}", roles.get((index, key)), key)
+            args.append((key, as_code(text, items)))
         return Code(func=func, args=args)
 
-    def own_exprs(self, plan: LayerPlan) -> list[ast.Expr]:
+    def form_call(self, gen: ClassGen, occs: list[tuple[dict, Plan]], form: LayerForm) -> Code:
+        """A layer written as a call of its pattern's function:
+        `conv_bn_relu(in_c, 96, 1)`, keyword arguments only where they
+        differ from the function's defaults."""
+        plan0 = occs[0][1]
+        assert isinstance(plan0, LayerPlan)
+        self.forms_used.add(form.name)
+        self.used.add(layers.Sequential)
+        self.used |= {cls for _name, cls, library in form.parts if library != "nn"}
+        own = self.own_exprs(plan0)
+        args: list[tuple[str | None, Code]] = []
+        for param in form.params:
+            k, key = param.slots[0]
+            items = [(s, form.value_in(p, k, key)) for s, p in occs]  # type: ignore[arg-type]
+            if key == "inplace":  # in place only where every instance may
+                items = [(s, all(v is True for _s, v in items)) for s, _v in items]
+            if param.has_default and all(same(v, param.default) for _s, v in items):
+                continue
+            text = gen.value(items, own, f"{plan0.name}_{param.py}", param.role, param.py)
+            args.append((param.py if param.has_default else None, as_code(text, items)))
+        return Code(func=form.name, args=args)
+
+    def own_exprs(self, plan: LayerPlan) -> list[Own]:
+        """The expressions the spec wrote in this layer's call, tagged with
+        what each gives (see `Own`)."""
         call = self.calls.get(span_key(plan.node.span))
         if call is None:
             return []
-        found = [call.width, call.stride, *(a.value for a in call.args)]
-        return [e for e in found if e is not None and not isinstance(e, ast.Str)]
+        found: list[Own] = []
+        if call.width is not None:
+            found.append(("out", call.width))
+        if call.stride is not None:
+            found.append(("stride", call.stride))
+        found += [(a.name or "", a.value) for a in call.args]
+        return found
 
     def instance(self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]]) -> Code:
         """A call of a spec block's class with its arguments."""
@@ -832,8 +1008,10 @@ class ModuleGen:
         calls = [self.calls[span_key(p.node.span)] for _s, p in occs]
         args: list[tuple[str | None, Code]] = []
         for param in cls.signature():
-            own: list[ast.Expr] = []
+            own: list[Own] = []
+            role = None
             if param.spec.startswith("#in"):
+                role = "in"
                 index = int(param.spec[3:])
                 items = [(s, i[INPUTS][index]) for (s, _p), i in zip(occs, inner, strict=True)]
             elif param.spec.startswith("#extra"):
@@ -851,16 +1029,16 @@ class ModuleGen:
                 if param.spec in gen.module.globals_ and not (
                     cls.bdef and param.spec in [p.name for p in cls.bdef.params]
                 ):
-                    own = [ast.Var(param.spec)]
+                    own = anywhere([ast.Var(param.spec)])
                 elif given[0] is not None and all(g == given[0] for g in given):
-                    own = [given[0]]
+                    own = anywhere([given[0]])
                 if (
                     param.default is not None
                     and all(g is None for g in given)
                     and all(literal(v) == param.default for _s, v in items)
                 ):
                     continue
-            text = gen.value(items, own, f"{occs[0][1].name}_{param.py}")
+            text = gen.value(items, own, f"{occs[0][1].name}_{param.py}", role)
             if param.default is None and not param.kwonly:
                 args.append((None, Code(text)))
             elif text != param.default:
@@ -881,6 +1059,12 @@ def literal_code(value: Any) -> Code:
         brackets = "()" if isinstance(value, tuple) else "[]"
         return Code(brackets=brackets, args=[(None, literal_code(v)) for v in value])
     return Code(literal(value))
+
+
+def _number(name: str) -> int:
+    """The copy number a child's name ends in (0: none)."""
+    match = _NUMBERED.match(name)
+    return int(match.group(2)) if match else 0
 
 
 def members_name(items: list) -> str:
@@ -910,27 +1094,6 @@ def fingerprint(plan: Plan) -> tuple:
 
 def _shape(shape: Any) -> ShapeValue:
     return ShapeValue(shape.c, shape.h, shape.w)
-
-
-_DEFAULTS: dict[type, dict[str, Any]] = {}
-
-
-def _defaults(cls: type) -> dict[str, Any]:
-    if cls not in _DEFAULTS:
-        try:
-            sig = inspect.signature(cls)
-        except (TypeError, ValueError):
-            sig = None
-        _DEFAULTS[cls] = (
-            {}
-            if sig is None
-            else {
-                k: p.default
-                for k, p in sig.parameters.items()
-                if p.default is not inspect.Parameter.empty
-            }
-        )
-    return _DEFAULTS[cls]
 
 
 def _signature(self: ClassGen) -> list[Param]:
@@ -1007,8 +1170,7 @@ def write_module(nets: list[Any], family: bool = False) -> str:
             raise Unsupported("the network is one layer")
         roots.append((plan, net.variant))
     try:
-        mod = ModuleGen(spec, roots, frozenset(MODULE_NAMES | {"math"} | set(factory_names)))
-        mod.names = names
+        mod = ModuleGen(spec, roots, frozenset(MODULE_NAMES | {"math"} | set(factory_names)), names)
         root_node = roots[0][0].node
         gen = ClassGen(mod, net_name, ("network",), None, [(p, s) for p, s in mod.roots])
         if family:
@@ -1034,6 +1196,11 @@ def write_module(nets: list[Any], family: bool = False) -> str:
     library = [inspect.getsource(f).rstrip() for f in functions]
     library += [inspect.getsource(c).rstrip() for c in library_cls if c in used]
     library.append(inspect.getsource(layers.init_weights).rstrip())
+    library += [
+        "\n".join(definition(form, render, Code, LINE))
+        for form in mod.forms.values()
+        if form.name in mod.forms_used
+    ]
     where = safe_text(first.root.span.file.replace("\\", "/").rsplit("/", 1)[-1]) or "spec"
     classes = [class_lines(c, forward_source, docstring, where) for c in mod.order]
     # the network

@@ -53,6 +53,19 @@ def init_weights(model: nn.Module) -> None:
                 nn.init.zeros_(module.bias)
 
 
+def conv_relu(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    padding: int = 0,
+) -> Sequential:
+    """conv → relu: one layer of the spec."""
+    return Sequential(
+        conv=nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding),
+        relu=nn.ReLU(inplace=True),
+    )
+
+
 class Pair(Concat):
     """`pair` block of evil' import os.yaml: branches on the same input, concatenated on
     channels.
@@ -60,8 +73,8 @@ class Pair(Concat):
 
     def __init__(self, in_c: int) -> None:
         super().__init__()
-        self.branch1 = Sequential(conv=nn.Conv2d(in_c, 4, 1), relu=nn.ReLU(inplace=True))
-        self.branch2 = Sequential(conv=nn.Conv2d(in_c, 4, 3, padding=1), relu=nn.ReLU(inplace=True))
+        self.branch1 = conv_relu(in_c, 4, 1)
+        self.branch2 = conv_relu(in_c, 4, 3, padding=1)
 
 
 class EvilImportOs(nn.Module):
@@ -69,9 +82,9 @@ class EvilImportOs(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.self_ = Sequential(conv=nn.Conv2d(3, 8, 3, padding=1), relu=nn.ReLU(inplace=True))
-        self.init__ = Sequential(conv=nn.Conv2d(8, 8, 3, padding=1), relu=nn.ReLU(inplace=True))
-        self.modules_ = Sequential(conv=nn.Conv2d(8, 8, 3, padding=1), relu=nn.ReLU(inplace=True))
+        self.self_ = conv_relu(3, 8, 3, padding=1)
+        self.init__ = conv_relu(8, 8, 3, padding=1)
+        self.modules_ = conv_relu(8, 8, 3, padding=1)
         self.pair_1____import_os____ = Pair(8)
         self.pair_____import_os = Pair(8)
         self.torch = nn.ReLU(inplace=True)

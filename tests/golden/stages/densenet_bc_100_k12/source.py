@@ -53,6 +53,20 @@ def init_weights(model: nn.Module) -> None:
                 nn.init.zeros_(module.bias)
 
 
+def bn_relu_conv(
+    num_features: int,
+    out_channels: int,
+    kernel_size: int,
+    padding: int = 0,
+) -> Sequential:
+    """bn → relu → conv: one layer of the spec."""
+    return Sequential(
+        bn=nn.BatchNorm2d(num_features),
+        relu=nn.ReLU(inplace=True),
+        conv=nn.Conv2d(num_features, out_channels, kernel_size, padding=padding, bias=False),
+    )
+
+
 class DenseBlock(Dense):
     """`dense_block` block of densenet_bc_100_k12.yaml: x = cat(x, layer(x)) for each layer in
     turn.
@@ -64,16 +78,8 @@ class DenseBlock(Dense):
             self.add_module(
                 f"layer{i}",
                 Sequential(
-                    conv1=Sequential(
-                        bn=nn.BatchNorm2d(in_c + (i - 1) * k),
-                        relu=nn.ReLU(inplace=True),
-                        conv=nn.Conv2d(in_c + (i - 1) * k, 4 * k, 1, bias=False),
-                    ),
-                    conv2=Sequential(
-                        bn=nn.BatchNorm2d(4 * k),
-                        relu=nn.ReLU(inplace=True),
-                        conv=nn.Conv2d(4 * k, k, 3, padding=1, bias=False),
-                    ),
+                    conv1=bn_relu_conv(in_c + (i - 1) * k, 4 * k, 1),
+                    conv2=bn_relu_conv(4 * k, k, 3, padding=1),
                 ),
             )
 
@@ -83,11 +89,7 @@ class Transition(Sequential):
 
     def __init__(self, in_c: int, theta: float = 0.5) -> None:
         super().__init__()
-        self.conv1 = Sequential(
-            bn=nn.BatchNorm2d(in_c),
-            relu=nn.ReLU(inplace=True),
-            conv=nn.Conv2d(in_c, math.floor(theta * in_c), 1, bias=False),
-        )
+        self.conv1 = bn_relu_conv(in_c, math.floor(theta * in_c), 1)
         self.avgpool1 = nn.AvgPool2d(2, stride=2)
 
 

@@ -82,89 +82,38 @@ def init_weights(model: nn.Module) -> None:
                 nn.init.zeros_(module.bias)
 
 
+def conv_bn_relu(in_channels: int, out_channels: int) -> Sequential:
+    """conv → bn → relu: one layer of the spec."""
+    return Sequential(
+        conv=nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        bn=nn.BatchNorm2d(out_channels),
+        relu=nn.ReLU(inplace=True),
+    )
+
+
 class FractalBlock(Graph):
     """`fractal_block` block of fractalnet.yaml: children wired by name."""
 
     def __init__(self, in_c: int, c: int, drop: float = 0.15) -> None:
         super().__init__()
-        self.d1 = Sequential(
-            conv=nn.Conv2d(in_c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
-        self.d2 = Sequential(
-            conv=nn.Conv2d(c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
-        self.c1 = Sequential(
-            conv=nn.Conv2d(in_c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
+        self.d1 = conv_bn_relu(in_c, c)
+        self.d2 = conv_bn_relu(c, c)
+        self.c1 = conv_bn_relu(in_c, c)
         self.j1 = MeanJoin(drop)
-        self.d3 = Sequential(
-            conv=nn.Conv2d(c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
-        self.d4 = Sequential(
-            conv=nn.Conv2d(c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
-        self.c2 = Sequential(
-            conv=nn.Conv2d(c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
-        self.b1 = Sequential(
-            conv=nn.Conv2d(in_c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
+        self.d3 = conv_bn_relu(c, c)
+        self.d4 = conv_bn_relu(c, c)
+        self.c2 = conv_bn_relu(c, c)
+        self.b1 = conv_bn_relu(in_c, c)
         self.j2 = MeanJoin(drop)
-        self.d5 = Sequential(
-            conv=nn.Conv2d(c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
-        self.d6 = Sequential(
-            conv=nn.Conv2d(c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
-        self.c3 = Sequential(
-            conv=nn.Conv2d(c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
+        self.d5 = conv_bn_relu(c, c)
+        self.d6 = conv_bn_relu(c, c)
+        self.c3 = conv_bn_relu(c, c)
         self.j3 = MeanJoin(drop)
-        self.d7 = Sequential(
-            conv=nn.Conv2d(c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
-        self.d8 = Sequential(
-            conv=nn.Conv2d(c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
-        self.c4 = Sequential(
-            conv=nn.Conv2d(c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
-        self.b2 = Sequential(
-            conv=nn.Conv2d(c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
-        self.a1 = Sequential(
-            conv=nn.Conv2d(in_c, c, 3, padding=1, bias=False),
-            bn=nn.BatchNorm2d(c),
-            relu=nn.ReLU(inplace=True),
-        )
+        self.d7 = conv_bn_relu(c, c)
+        self.d8 = conv_bn_relu(c, c)
+        self.c4 = conv_bn_relu(c, c)
+        self.b2 = conv_bn_relu(c, c)
+        self.a1 = conv_bn_relu(in_c, c)
         self.j4 = MeanJoin(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

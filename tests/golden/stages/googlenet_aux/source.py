@@ -63,6 +63,20 @@ def init_weights(model: nn.Module) -> None:
                 nn.init.zeros_(module.bias)
 
 
+def conv_relu(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+) -> Sequential:
+    """conv → relu: one layer of the spec."""
+    return Sequential(
+        conv=nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding),
+        relu=nn.ReLU(inplace=True),
+    )
+
+
 class Inception(Concat):
     """`inception` block of googlenet.yaml: branches on the same input, concatenated on
     channels.
@@ -79,18 +93,18 @@ class Inception(Concat):
         proj: int,
     ) -> None:
         super().__init__()
-        self.branch1 = Sequential(conv=nn.Conv2d(in_c, n1x1, 1), relu=nn.ReLU(inplace=True))
+        self.branch1 = conv_relu(in_c, n1x1, 1)
         self.branch2 = Sequential(
-            conv1=Sequential(conv=nn.Conv2d(in_c, r3, 1), relu=nn.ReLU(inplace=True)),
-            conv2=Sequential(conv=nn.Conv2d(r3, n3x3, 3, padding=1), relu=nn.ReLU(inplace=True)),
+            conv1=conv_relu(in_c, r3, 1),
+            conv2=conv_relu(r3, n3x3, 3, padding=1),
         )
         self.branch3 = Sequential(
-            conv1=Sequential(conv=nn.Conv2d(in_c, r5, 1), relu=nn.ReLU(inplace=True)),
-            conv2=Sequential(conv=nn.Conv2d(r5, n5x5, 5, padding=2), relu=nn.ReLU(inplace=True)),
+            conv1=conv_relu(in_c, r5, 1),
+            conv2=conv_relu(r5, n5x5, 5, padding=2),
         )
         self.branch4 = Sequential(
             maxpool1=nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
-            conv1=Sequential(conv=nn.Conv2d(in_c, proj, 1), relu=nn.ReLU(inplace=True)),
+            conv1=conv_relu(in_c, proj, 1),
         )
 
 
@@ -100,7 +114,7 @@ class AuxClassifier(Sequential):
     def __init__(self, in_c: int) -> None:
         super().__init__()
         self.avgpool1 = nn.AvgPool2d(5, stride=3)
-        self.conv1 = Sequential(conv=nn.Conv2d(in_c, 128, 1), relu=nn.ReLU(inplace=True))
+        self.conv1 = conv_relu(in_c, 128, 1)
         self.flatten1 = nn.Flatten(1)
         self.fc1 = Sequential(fc=nn.Linear(2048, 1024), relu=nn.ReLU(inplace=True))
         self.dropout1 = nn.Dropout(p=0.7)
@@ -113,14 +127,11 @@ class GooglenetAux(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = Sequential(
-            conv=nn.Conv2d(3, 64, 7, stride=2, padding=3),
-            relu=nn.ReLU(inplace=True),
-        )
+        self.conv1 = conv_relu(3, 64, 7, stride=2, padding=3)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.lrn1 = nn.LocalResponseNorm(5, k=2.0)
-        self.conv2 = Sequential(conv=nn.Conv2d(64, 64, 1), relu=nn.ReLU(inplace=True))
-        self.conv3 = Sequential(conv=nn.Conv2d(64, 192, 3, padding=1), relu=nn.ReLU(inplace=True))
+        self.conv2 = conv_relu(64, 64, 1)
+        self.conv3 = conv_relu(64, 192, 3, padding=1)
         self.lrn2 = nn.LocalResponseNorm(5, k=2.0)
         self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.inception_3a = Inception(192, 64, 96, 128, 16, 32, 32)

@@ -88,13 +88,23 @@ def init_weights(model: nn.Module) -> None:
                 nn.init.zeros_(module.bias)
 
 
+def conv_tanh(in_channels: int, out_channels: int) -> Sequential:
+    """conv → tanh: one layer of the spec."""
+    return Sequential(conv=nn.Conv2d(in_channels, out_channels, 5), tanh=nn.Tanh())
+
+
+def pool_tanh(channels: int) -> Sequential:
+    """pool → tanh: one layer of the spec."""
+    return Sequential(pool=Subsample2d(channels, 2, 2), tanh=nn.Tanh())
+
+
 class Lenet5(nn.Module):
     """LeNet-5 (LeCun et al. 1998) (60,850 parameters, 328,096 MACs)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.C1 = Sequential(conv=nn.Conv2d(1, 6, 5), tanh=nn.Tanh())
-        self.S2 = Sequential(pool=Subsample2d(6, 2, 2), tanh=nn.Tanh())
+        self.C1 = conv_tanh(1, 6)
+        self.S2 = pool_tanh(6)
         self.C3 = Sequential(
             conv=TableConv2d(
                 (
@@ -119,8 +129,8 @@ class Lenet5(nn.Module):
             ),
             tanh=nn.Tanh(),
         )
-        self.S4 = Sequential(pool=Subsample2d(16, 2, 2), tanh=nn.Tanh())
-        self.C5 = Sequential(conv=nn.Conv2d(16, 120, 5), tanh=nn.Tanh())
+        self.S4 = pool_tanh(16)
+        self.C5 = conv_tanh(16, 120)
         self.flatten1 = nn.Flatten(1)
         self.F6 = Sequential(fc=nn.Linear(120, 84), tanh=nn.Tanh())
         self.output = nn.Linear(84, 10)
