@@ -72,14 +72,15 @@ def network_class(net: Model) -> str:
     return Namespace(MODULE_NAMES).fresh(camel(net.name) or "Network")
 
 
-def builds_the_same_tree(text: str, net: Model) -> bool:
+def builds_the_same_tree(text: str, net: Model, constructor: str | None = None) -> bool:
     """Whether the parametric source builds the module tree the builder builds:
     the same module names, in the same order, of the same types with the same
     settings. The parametric writer infers a block's conditions from its
     instances; where that inference is wrong, this catches it and the caller
     writes the unrolled form. Both are built on the meta device, which
     allocates nothing; the text is our own output (identifiers checked,
-    literals written by `repr`), executed as a user importing it would."""
+    literals written by `repr`), executed as a user importing it would.
+    `constructor`: the factory to call (a family module's `resnet50`)."""
     from .builder import build_module
 
     namespace: dict[str, Any] = {"__name__": "archspec_generated"}
@@ -87,7 +88,7 @@ def builds_the_same_tree(text: str, net: Model) -> bool:
         code = compile(text, "<generated>", "exec")
         with torch.device("meta"):
             exec(code, namespace)
-            twin = namespace[network_class(net)]()
+            twin = namespace[constructor or network_class(net)]()
             built = build_module(net)
     except Exception:  # any failure means: do not trust the parametric form
         return False
@@ -120,9 +121,18 @@ def _kind(module: nn.Module) -> str:
 def generate_family(nets: list[Model]) -> str:
     """One module for every variant of a family file: the network class, its
     blocks' classes and a factory per variant (`resnet50()`)."""
-    from .parametric import write_module
+    from .parametric import module_names, write_module
 
-    return write_module(nets, family=True)
+    text = write_module(nets, family=True)
+    _names, _cls, factories = module_names(nets, family=True)
+    for net, factory in zip(nets, factories, strict=True):
+        if not builds_the_same_tree(text, net, factory):
+            raise CompileError(
+                f"cannot write one module for this family: its `{factory}()` would not build "
+                f"`{net.name}` exactly; compile each variant on its own instead",
+                net.root.span,
+            )
+    return text
 
 
 def safe_text(text: Any) -> str:

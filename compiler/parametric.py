@@ -20,6 +20,7 @@ so state_dict keys are the builder's. Anything this cannot express raises
 
 from __future__ import annotations
 
+import ast as pyast
 import builtins
 import inspect
 import keyword
@@ -27,6 +28,8 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
+from functools import partial
+from pathlib import PurePath
 from typing import Any
 
 from torch import nn
@@ -38,8 +41,10 @@ from archspec.errors import ArchSpecError, Diagnostics
 from archspec.expr import ShapeValue, evaluate
 from archspec.ir import Block
 from archspec.naming import Namespace, camel
+from archspec.ops import REGISTRY
 
 from . import layers
+from .channelflow import PARENT_INPUT, UNKNOWN, Source, link, passes_channels
 from .forms import part_class
 from .layerforms import (
     LayerForm,
@@ -52,7 +57,7 @@ from .layerforms import (
     slot_roles,
 )
 from .plan import BlockPlan, CompileError, LayerPlan, Plan
-from .pysource import NotExpressible, literal, negated, to_python, uses_math
+from .pysource import NotExpressible, literal, negated, to_python, uses_math, walk
 
 LINE = 100  # ruff format's limit in this repository
 
@@ -90,7 +95,7 @@ class Code:
             return f"{self.brackets[0]}{inner}{one}{self.brackets[1]}"
         if self.comp is not None:
             key, value, clause = self.comp
-            return f"{{{key}: {value.flat()} {clause}}}"
+            return f"{{{key}: {value.flat()}{' ' + clause if clause else ''}}}"
         if not self.func:
             return self.text
         inner = ", ".join(_arg(k) + v.flat() for k, v in self.args)
@@ -133,8 +138,8 @@ def render(code: Code, indent: int, head: str, tail: str) -> list[str]:
         key, value, clause = code.comp
         return [
             f"{pad}{head}{{",
-            *render(value, indent + 4, f"{key}: ", ""),
-            f"{pad}    {clause}",
+            *render(value, indent + 4, f"{key}: ", "" if clause else ","),
+            *([f"{pad}    {clause}"] if clause else []),
             f"{pad}}}{tail}",
         ]
     lines = [f"{pad}{head}{code.func}("]
@@ -303,6 +308,32 @@ class ClassGen:
         self.counts = [e for e, role in found if role == "count"]
         self.tests = [e for e, role in found if role == "test"]
         self.lines: list[str] = []
+        self.formula_used = False  # another class's code calls `out_channels`
+        self._formula: tuple[list[str], str] | bool | None = False  # False: not sought yet
+
+    def out_formula(self) -> tuple[list[str], str] | None:
+        """The block's output channels as an expression of the parameters it
+        reads, (those parameters, the expression), where one gives every
+        instance's and reads neither the input nor a file constant
+        (`4 * width` for a bottleneck)."""
+        if self._formula is not False:
+            return self._formula  # type: ignore[return-value]
+        self._formula = None
+        if self.bdef is None:
+            return None
+        items = [(scope, plan.node.output.c) for plan, scope in self.instances]
+        for expr in [*(ast.Var(p) for p in self.spec_params), *self.body_exprs]:
+            names = {e.name for e in walk(expr) if isinstance(e, ast.Var)}
+            names |= {e.value for e in walk(expr) if isinstance(e, ast.Str)}
+            if any(isinstance(e, ast.Attr) for e in walk(expr)):
+                continue  # `in.c`: the caller would need the input's channels
+            if names & self.module.globals_ - set(self.spec_params):
+                continue
+            text = self.try_cand(expr_cand(expr), items)
+            if text is not None:
+                self._formula = ([p for p in self.spec_params if p in names], text)
+                break
+        return self._formula
 
     # ------------------------------------------------------------ names
     def resolve(self, name: str) -> str | None:
@@ -378,11 +409,14 @@ class ClassGen:
         name: str,
         role: str | None = None,
         slot: str = "",
+        reads: Callable[[], str | None] | None = None,
     ) -> str:
         """One expression giving every occurrence's value. `own` are the
         expressions the spec wrote at this place, `role` says whether the
         value is a layer's input or output channels, `slot` names the torch
-        argument it fills.
+        argument it fills, `reads` gives the output channels of the layer
+        before, for an input-channel slot (see `ModuleGen.input_channels`);
+        it is asked only where the value is not a number of the network's.
 
         A value that varies is explained by whichever expression gives it
         everywhere. A value that is the same everywhere proves nothing by
@@ -394,6 +428,9 @@ class ClassGen:
         constant = all(same(v, first) for _s, v in items)
         if self.bdef is None and constant:
             return literal(first)  # the network's table: the numbers themselves
+        flow = reads() if reads is not None else None
+        if flow is not None:  # what the layer before gives (the channel flow)
+            return flow
         for tag, expr in own:
             if constant and not fits(tag, role, slot):
                 continue
@@ -578,12 +615,25 @@ class ModuleGen:
             self.roots.append((root, top))
             self._scopes(root, top, [])
         self.variant_keys = list(dict.fromkeys(k for _v, o in variants.items() for k, _e in o))
+        # the file constants whose value differs between the networks written (a family's)
+        self.varying = {
+            k
+            for k in self.variant_keys
+            if any(not same(s.get(k), self.roots[0][1].get(k)) for _p, s in self.roots)
+        }
+        self.sources: dict[int, Source] = {}
+        self.parents: dict[int, BlockPlan] = {}
+        for root, _scope in self.roots:
+            sources, parents = link(root)
+            self.sources.update(sources)
+            self.parents.update(parents)
         self.forms = find_forms(
             [plan for plan, _scope in self.roots],
             lambda wanted: self.names.fresh(wanted, key=("form", wanted)),
             lambda plan: span_key(plan.node.span),
         )
         self.forms_used: set[str] = set()
+        self.spec_named: set[str] = set()  # blocks a file constant chooses (`spec_name`)
         # a block's parameter or local name never shadows a layer function
         self.reserved = self.reserved | {form.name for form in self.forms.values()}
 
@@ -690,14 +740,33 @@ class ModuleGen:
             span = span_key(child.node.span)
             match = _NUMBERED.match(child.name)
             base, number = (match.group(1), int(match.group(2))) if match else (child.name, 0)
-            if out and match and out[-1][0][0] == span and out[-1][0][1] == base:
+            chooser = self.chooser(child)
+            stem = f"{{{chooser}}}" if chooser else base  # `{unit}`: the block a variant names
+            if out and match and out[-1][0][0] == span and out[-1][0][1] == stem:
                 last = out[-1][1][-1]
                 if last.name == f"{base}{number - 1}":
                     out[-1][1].append(child)
                     continue
-            out.append(((span, base, seen[(span, base)]), [child]))
-            seen[(span, base)] += 1
+            out.append(((span, stem, seen[(span, stem)]), [child]))
+            seen[(span, stem)] += 1
         return out
+
+    def chooser(self, plan: Plan) -> str | None:
+        """The file constant naming the block this child is an instance of
+        (a family's `unit(64)`, `unit` being `basic` or `bottleneck`)."""
+        if not isinstance(plan, BlockPlan) or not plan.node.block:
+            return None
+        call = self.calls.get(span_key(plan.node.span))
+        if call is None or not isinstance(call.head, str) or call.head == plan.node.block:
+            return None
+        return call.head if call.head in self.varying else None
+
+    def chosen_stem(self, gen: ClassGen, stem: str, occs: list[tuple[dict, Plan]]) -> str:
+        """`{unit.spec_name}` for the f-string naming an instance of the block
+        a file constant chooses; the classes it may be get that attribute."""
+        for _s, p in occs:
+            self.spec_named.add(p.node.block)  # type: ignore[union-attr]
+        return f"{{{gen.python(ast.Var(stem[1:-1]))}.spec_name}}"
 
     def children_code(self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]]) -> list[tuple]:
         """[(present-in instances, segment key, [(scope, members)])] in order."""
@@ -766,7 +835,11 @@ class ModuleGen:
         looped = start and (max(counts) > 1 or len(set(counts)) > 1)
         if not looped:
             occs = [(s, members[0]) for s, members in items]
-            return self.choose(gen, occs, members_name(items)), self.child_name(gen, occs)
+            if base.startswith("{") and len({p.name for _s, p in occs}) > 1 and len(starts) == 1:
+                name: str | Code = Code(f'f"{self.chosen_stem(gen, base, occs)}{start}"')
+            else:
+                name = self.child_name(gen, occs)
+            return self.choose(gen, occs, members_name(items)), name
         if len(starts) > 1:
             raise Mismatch("copies numbered from different places")
         count_items = [(s, n) for (s, _m), n in zip(items, counts, strict=True)]
@@ -786,8 +859,9 @@ class ModuleGen:
             return self.unrolled(gen, items), ""
         gen.in_loop -= 1
         offset = f"i + {start - 1}" if start > 1 else "i"
-        stop = f"{int(total) + 1}" if total.isdigit() else f"{total} + 1"
-        return Code(comp=(f'f"{base}{{{offset}}}"', value, f"for i in range(1, {stop})")), base
+        stop = loop_stop(total)
+        stem = self.chosen_stem(gen, base, body) if base.startswith("{") else base
+        return Code(comp=(f'f"{stem}{{{offset}}}"', value, f"for i in range(1, {stop})")), base
 
     def child_name(self, gen: ClassGen, occs: list[tuple[dict, Plan]]) -> str | Code:
         """The child's name, or where instances name it differently (a child
@@ -896,8 +970,9 @@ class ModuleGen:
             if len(items) != len(occs):
                 raise Mismatch("optional child of an anonymous block")
             code, name = self.segment_code(gen, key, items)
-            if isinstance(name, Code):
-                raise Mismatch("a combinator's child named differently")
+            if isinstance(name, Code):  # a name of the variant's: `**{f"{unit.spec_name}1": …}`
+                args.append(("**", Code(comp=(name.flat(), code, ""))))
+                continue
             if isinstance(code, list):
                 args += code
             else:
@@ -919,11 +994,14 @@ class ModuleGen:
         defaults = keyword_defaults(cls)
         own = self.own_exprs(plan0)
         roles = slot_roles(plan0)
+        reads = partial(self.input_channels, gen, [(s, p) for s, p, _q in occs])
         args: list[tuple[str | None, Code]] = []
         for k in range(len(part0.args)):
             items = [(s, q.args[k]) for s, _p, q in occs]
+            role = roles.get((index, k))
+            flow = reads if role == "in" else None
             text = gen.value(
-                items, own, f"{plan0.name}_arg{k}", roles.get((index, k)), positional_name(cls, k)
+                items, own, f"{plan0.name}_arg{k}", role, positional_name(cls, k), flow
             )
             args.append((None, as_code(text, items)))
         keys = list(dict.fromkeys(k for _s, _p, q in occs for k, _v in q.kwargs))
@@ -944,7 +1022,9 @@ class ModuleGen:
                 continue
             if key in defaults and all(same(v, defaults[key]) for _s, v in items):
                 continue
-            text = gen.value(items, own, f"{plan0.name}_{key}", roles.get((index, key)), key)
+            role = roles.get((index, key))
+            flow = reads if role == "in" else None
+            text = gen.value(items, own, f"{plan0.name}_{key}", role, key, flow)
             args.append((key, as_code(text, items)))
         return Code(func=func, args=args)
 
@@ -959,6 +1039,7 @@ class ModuleGen:
         self.used |= {cls for _name, cls, library in form.parts if library != "nn"}
         own = self.own_exprs(plan0)
         args: list[tuple[str | None, Code]] = []
+        reads = partial(self.input_channels, gen, occs)
         for param in form.params:
             k, key = param.slots[0]
             items = [(s, form.value_in(p, k, key)) for s, p in occs]  # type: ignore[arg-type]
@@ -966,7 +1047,8 @@ class ModuleGen:
                 items = [(s, all(v is True for _s, v in items)) for s, _v in items]
             if param.has_default and all(same(v, param.default) for _s, v in items):
                 continue
-            text = gen.value(items, own, f"{plan0.name}_{param.py}", param.role, param.py)
+            flow = reads if param.role == "in" else None
+            text = gen.value(items, own, f"{plan0.name}_{param.py}", param.role, param.py, flow)
             args.append((param.py if param.has_default else None, as_code(text, items)))
         return Code(func=form.name, args=args)
 
@@ -977,15 +1059,106 @@ class ModuleGen:
         if call is None:
             return []
         found: list[Own] = []
-        if call.width is not None:
-            found.append(("out", call.width))
+        op = REGISTRY.ops.get(plan.node.op)
+        if call.width is not None and op is not None and op.takes_width:
+            found.append(("out", call.width))  # not the flatten an `FC-1000` puts before it
         if call.stride is not None:
             found.append(("stride", call.stride))
         found += [(a.name or "", a.value) for a in call.args]
         return found
 
+    # ------------------------------------------------------------ channel flow
+    def input_channels(self, gen: ClassGen, occs: list[tuple[dict, Plan]]) -> str | None:
+        """Python for the channels one child reads in every occurrence: the
+        output of the child before it, or the block's `in_c`; in a loop the
+        first copy reads what precedes the loop and the others the copy
+        before (`64 if i == 1 else unit.out_channels(64)`). None: unknown."""
+        try:
+            if not any(LOOP in scope for scope, _p in occs):
+                return self._reads(gen, occs)
+            first = [(scope, p) for scope, p in occs if scope["i"] == 1]
+            later = [(scope, p) for scope, p in occs if scope["i"] != 1]
+            a = self._reads(gen, first) if first else None
+            b = self._reads(gen, later) if later else a
+            if a is None or b is None:
+                return None
+            return a if a == b else f"{a} if i == 1 else {b}"
+        except (Mismatch, NotExpressible):
+            return None
+
+    def _reads(self, gen: ClassGen, occs: list[tuple[dict, Plan]]) -> str | None:
+        sources = [self.sources.get(id(p), UNKNOWN) for _s, p in occs]
+        if all(src is PARENT_INPUT for src in sources):
+            parents = [self.parents.get(id(p)) for _s, p in occs]
+            mine = {id(plan) for plan, _scope in gen.instances}
+            if all(parent is not None and id(parent) in mine for parent in parents):
+                if gen.bdef is not None:
+                    return gen.input_param(0)
+                channels = {p.node.inputs[0].c for _s, p in occs}  # the network's input
+                return literal(channels.pop()) if len(channels) == 1 else None
+            if any(parent is None or id(parent) in mine for parent in parents):
+                return None
+            return self._reads(gen, [(s, q) for (s, _p), q in zip(occs, parents, strict=True)])
+        if any(isinstance(src, str) for src in sources):
+            return None
+        return self.output_channels(gen, [(s, q) for (s, _p), q in zip(occs, sources, strict=True)])
+
+    def output_channels(self, gen: ClassGen, occs: list[tuple[dict, Any]]) -> str | None:
+        """Python for the output channels of one child in every occurrence."""
+        first = occs[0][1]
+        if any(
+            type(p) is not type(first) or span_key(p.node.span) != span_key(first.node.span)
+            for _s, p in occs
+        ):
+            return None
+        if isinstance(first, LayerPlan):
+            width = next((e for tag, e in self.own_exprs(first) if tag == "out"), None)
+            if width is not None:
+                return gen.try_cand(expr_cand(width), [(s, p.node.output.c) for s, p in occs])
+            if all(passes_channels(p) for _s, p in occs):
+                return self._reads(gen, occs)
+            return None
+        if first.node.block:
+            return self.formula_call(gen, occs)
+        if isinstance(first.node, Seq) and all(p.children for _s, p in occs):
+            return self.output_channels(gen, [(s, p.children[-1]) for s, p in occs])
+        return None
+
+    def formula_call(self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]]) -> str | None:
+        """`Bottleneck.out_channels(width)` for block instances, where every
+        class involved has an output formula that does not read its input."""
+        keys = sorted({self.class_key(p.node) for _s, p in occs}, key=repr)
+        classes = [self.class_for(k) for k in keys]
+        formulas = [c.out_formula() for c in classes]
+        if any(f is None for f in formulas) or any(f[0] != formulas[0][0] for f in formulas):  # type: ignore[index]
+            return None
+        reads = formulas[0][0]  # type: ignore[index]
+        func, texts = self.instance_args(gen, occs, only=set(reads))
+        args = []
+        for name in reads:
+            param = next(p for p in classes[0].signature() if p.spec == name)
+            args.append(texts.get(name, param.default or ""))
+        if not all(args):
+            return None
+        for cls in classes:
+            cls.formula_used = True
+        return f"{func}.out_channels({', '.join(args)})"
+
     def instance(self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]]) -> Code:
         """A call of a spec block's class with its arguments."""
+        func, _texts, args = self._instance(gen, occs, None)
+        return Code(func=func, args=args)
+
+    def instance_args(
+        self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]], only: set[str]
+    ) -> tuple[str, dict[str, str]]:
+        """The class a call names and the expressions of the arguments in `only`."""
+        func, texts, _args = self._instance(gen, occs, only)
+        return func, texts
+
+    def _instance(
+        self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]], only: set[str] | None
+    ) -> tuple[str, dict[str, str], list[tuple[str | None, Code]]]:
         keys = {self.class_key(p.node) for _s, p in occs}
         classes = [self.class_for(k) for k in sorted(keys, key=repr)]
         sig = [(p.spec, p.default is None) for p in classes[0].signature()]
@@ -1007,13 +1180,18 @@ class ModuleGen:
         inner = [self.inst_scope[id(p)] for _s, p in occs]
         calls = [self.calls[span_key(p.node.span)] for _s, p in occs]
         args: list[tuple[str | None, Code]] = []
+        texts: dict[str, str] = {}
         for param in cls.signature():
+            if only is not None and param.spec not in only:
+                continue
             own: list[Own] = []
-            role = None
+            role = reads = None
             if param.spec.startswith("#in"):
                 role = "in"
                 index = int(param.spec[3:])
                 items = [(s, i[INPUTS][index]) for (s, _p), i in zip(occs, inner, strict=True)]
+                if index == 0:
+                    reads = partial(self.input_channels, gen, occs)
             elif param.spec.startswith("#extra"):
                 if len(classes) > 1:
                     raise Mismatch("a family's blocks with decisions")
@@ -1038,12 +1216,13 @@ class ModuleGen:
                     and all(literal(v) == param.default for _s, v in items)
                 ):
                     continue
-            text = gen.value(items, own, f"{occs[0][1].name}_{param.py}", role)
+            text = gen.value(items, own, f"{occs[0][1].name}_{param.py}", role, reads=reads)
+            texts[param.spec] = text
             if param.default is None and not param.kwonly:
                 args.append((None, Code(text)))
             elif text != param.default:
                 args.append((param.py, Code(text)))
-        return Code(func=func, args=args)
+        return func, texts, args
 
 
 def as_code(text: str, items: list[tuple[dict, Any]]) -> Code:
@@ -1059,6 +1238,23 @@ def literal_code(value: Any) -> Code:
         brackets = "()" if isinstance(value, tuple) else "[]"
         return Code(brackets=brackets, args=[(None, literal_code(v)) for v in value])
     return Code(literal(value))
+
+
+def loop_stop(count: str) -> str:
+    """`range(1, STOP)`'s stop for a loop of `count` copies: `count + 1`,
+    folded where that is plain (`7` → `8`, `stages[1] - 1` → `stages[1]`)."""
+    if count.isdigit():
+        return str(int(count) + 1)
+    tree = pyast.parse(count, mode="eval").body
+    if (
+        isinstance(tree, pyast.BinOp)
+        and isinstance(tree.op, pyast.Sub)
+        and isinstance(tree.right, pyast.Constant)
+        and tree.right.value == 1
+        and type(tree.right.value) is int
+    ):
+        return count[: tree.left.end_col_offset]
+    return f"{count} + 1"
 
 
 def _number(name: str) -> int:
@@ -1148,6 +1344,19 @@ __all__ = ["ClassGen", "Code", "ModuleGen", "Unsupported", "nn", "render"]
 # ---------------------------------------------------------------- the file
 
 
+def module_names(nets: list[Any], family: bool) -> tuple[Namespace, str, list[str]]:
+    """The file's namespace, its network class and (`family`) its factories."""
+    from .codegen import MODULE_NAMES
+
+    spec = nets[0].spec
+    names = Namespace(MODULE_NAMES | {"math"})
+    # a family file without a `name:` is named after its file (`_resnet.yaml`: `Resnet`)
+    base_name = (spec.name or PurePath(spec.path).stem.strip("_")) if family else nets[0].name
+    net_name = names.fresh(camel(base_name) or "Network", key=("network",))
+    factory_names = [names.fresh(n.name, key=("factory", n.name)) for n in nets] if family else []
+    return names, net_name, factory_names
+
+
 def write_module(nets: list[Any], family: bool = False) -> str:
     """The parametric source for one network, or (`family`) every variant of
     a family file: the network class takes the variant's values and a
@@ -1159,10 +1368,7 @@ def write_module(nets: list[Any], family: bool = False) -> str:
     spec = first.spec
     if spec is None:
         raise Unsupported("no spec to read the blocks from")
-    names = Namespace(MODULE_NAMES | {"math"})
-    base_name = spec.name if family else first.name
-    net_name = names.fresh(camel(base_name) or "Network", key=("network",))
-    factory_names = [names.fresh(n.name, key=("factory", n.name)) for n in nets] if family else []
+    names, net_name, factory_names = module_names(nets, family)
     roots = []
     for net in nets:
         plan = make_plan(net.root)
@@ -1174,11 +1380,7 @@ def write_module(nets: list[Any], family: bool = False) -> str:
         root_node = roots[0][0].node
         gen = ClassGen(mod, net_name, ("network",), None, [(p, s) for p, s in mod.roots])
         if family:
-            keys = [
-                k
-                for k in mod.variant_keys
-                if any(not same(s.get(k), mod.roots[0][1].get(k)) for _p, s in mod.roots)
-            ]
+            keys = [k for k in mod.variant_keys if k in mod.varying]
             for k in keys:
                 gen.network_params[k] = gen.locals.fresh(k, key=("global", k))
         mod.generate(gen)
@@ -1248,6 +1450,21 @@ def write_module(nets: list[Any], family: bool = False) -> str:
     )
 
 
+def variant_annotation(gen: ClassGen, key: str) -> str:
+    """`: list[int]`, `: type[Basic | Bottleneck]` for a family's variant key."""
+    values = [scope[key] for _plan, scope in gen.instances]
+    module = gen.module
+    if all(isinstance(v, str) and v in module.blocks for v in values):
+        names = [c.name for c in module.order if c.key[0] in values]
+        return f": type[{' | '.join(dict.fromkeys(names))}]" if names else ""
+    if all(type(v) is list and all(type(x) is int for x in v) for v in values):
+        return ": list[int]"
+    kinds = {type(v) for v in values}
+    if len(kinds) == 1 and next(iter(kinds)) in (int, float, bool, str):
+        return f": {next(iter(kinds)).__name__}"
+    return ""
+
+
 def signature_lines(gen: ClassGen) -> list[str]:
     params = ["self"]
     for p in gen.signature():
@@ -1268,7 +1485,9 @@ def signature_lines(gen: ClassGen) -> list[str]:
         eq = " = " if note else "="
         params.append(f"{p.py}{note}" + (f"{eq}{p.default}" if p.default is not None else ""))
     if gen.bdef is None:  # a family's network: the variant's values, then its decisions
-        params[1:1] = list(gen.network_params.values())
+        params[1:1] = [
+            f"{py}{variant_annotation(gen, key)}" for key, py in gen.network_params.items()
+        ]
     line = f"    def __init__({', '.join(params)}) -> None:"
     if len(line) <= LINE:
         return [line]
@@ -1281,8 +1500,21 @@ def class_lines(gen: ClassGen, forward_source: Any, docstring: Any, where: str) 
     node = gen.node
     base = layers.COMBINATORS[node.TORCH].__name__
     doc = f"`{safe_text(gen.key[0])}` block of {where}: {node.DOC}"
-    lines = [f"class {gen.name}({base}):", *docstring(doc, 4), "", *signature_lines(gen)]
-    lines += gen.lines
+    lines = [f"class {gen.name}({base}):", *docstring(doc, 4), ""]
+    if gen.key[0] in gen.module.spec_named:  # its instances' names, where a variant picks it
+        lines += [f"    spec_name = {literal(gen.key[0])}", ""]
+    lines += [*signature_lines(gen), *gen.lines]
+    formula = gen.out_formula() if gen.formula_used else None
+    if formula is not None:
+        reads, text = formula
+        params = ", ".join(f"{gen.spec_params[name]}: int" for name in reads)
+        lines += [
+            "",
+            "    @staticmethod",
+            f"    def out_channels({params}) -> int:",
+            '        """The channels of its output, which the next block reads."""',
+            f"        return {text}",
+        ]
     if isinstance(node, Graph):
         params, returns, body = forward_source(gen.instances[0][0])
         lines += ["", f"    def forward(self, {params}) -> {returns}:", *body]
