@@ -121,9 +121,16 @@ def _kind(module: nn.Module) -> str:
 def generate_family(nets: list[Model]) -> str:
     """One module for every variant of a family file: the network class, its
     blocks' classes and a factory per variant (`resnet50()`)."""
-    from .parametric import module_names, write_module
+    from .parametric import Unsupported, module_names, write_module
 
-    text = write_module(nets, family=True)
+    try:
+        text = write_module(nets, family=True)
+    except Unsupported as exc:
+        raise CompileError(
+            f"cannot write one module for this family ({exc.message}); "
+            "compile each variant on its own instead",
+            nets[0].root.span,
+        ) from None
     _names, _cls, factories = module_names(nets, family=True)
     for net, factory in zip(nets, factories, strict=True):
         if not builds_the_same_tree(text, net, factory):

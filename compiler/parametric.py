@@ -310,6 +310,8 @@ class ClassGen:
         self.lines: list[str] = []
         self.formula_used = False  # another class's code calls `out_channels`
         self._formula: tuple[list[str], str] | bool | None = False  # False: not sought yet
+        self._input_formula: str | bool | None = False
+        self.out_c_used = False  # another class's code reads `self.<child>.out_c`
 
     def out_formula(self) -> tuple[list[str], str] | None:
         """The block's output channels as an expression of the parameters it
@@ -334,6 +336,37 @@ class ClassGen:
                 self._formula = ([p for p in self.spec_params if p in names], text)
                 break
         return self._formula
+
+    def input_formula(self) -> str | None:
+        """The block's output channels as an expression that reads its input
+        channels (`in_c + n * k` for a dense block, `math.floor(theta * in_c)`
+        for a transition), for `self.out_c`; only for a class that already
+        takes `in_c` and has no child of that name."""
+        if self._input_formula is not False:
+            return self._input_formula  # type: ignore[return-value]
+        self._input_formula = None
+        named_out_c = any(c.name == "out_c" for plan, _s in self.instances for c in plan.children)
+        if self.bdef is None or 0 not in self.input_params or named_out_c:
+            return None
+        items = [(scope, plan.node.output.c) for plan, scope in self.instances]
+        inputs = self.candidates()[len(self.spec_params)]
+        params = [expr_cand(ast.Var(p)) for p in [*self.spec_params, *self.module.globals_]]
+        grown = [  # a dense block: its input and `n` layers of `k` channels
+            Cand(
+                lambda s, a=a, b=b: s[INPUTS][0] + a.value(s) * b.value(s),
+                lambda g, a=a, b=b: f"{g.input_param(0)} + {a.source(g)} * {b.source(g)}",
+            )
+            for a in params
+            for b in params
+            if a is not b
+        ]
+        with_input = [e for e in self.body_exprs if any(isinstance(x, ast.Attr) for x in walk(e))]
+        for cand in [inputs, *(expr_cand(e) for e in with_input), *grown]:
+            text = self.try_cand(cand, items)
+            if text is not None:
+                self._input_formula = text
+                break
+        return self._input_formula
 
     # ------------------------------------------------------------ names
     def resolve(self, name: str) -> str | None:
@@ -427,7 +460,15 @@ class ClassGen:
         first = items[0][1]
         constant = all(same(v, first) for _s, v in items)
         if self.bdef is None and constant:
-            return literal(first)  # the network's table: the numbers themselves
+            # the network's table: the numbers themselves, but in a family
+            # module what the spec writes with the variant's values
+            # (`dense_block(blocks[0])` even where every variant has 6)
+            for tag, expr in own:
+                if tag == "any" and reads_variant(expr, self.module.varying):
+                    found = self.try_cand(expr_cand(expr), items)
+                    if found is not None:
+                        return found
+            return literal(first)
         flow = reads() if reads is not None else None
         if flow is not None:  # what the layer before gives (the channel flow)
             return flow
@@ -566,6 +607,11 @@ def fits(tag: str, role: str | None, slot: str) -> bool:
     if tag == "out":
         return role == "out"
     return bool(tag) and _TORCH_NAMES.get(tag, tag) == slot
+
+
+def reads_variant(expr: ast.Expr, keys: set[str]) -> bool:
+    """Whether `expr` reads a value that differs between a family's variants."""
+    return any(isinstance(e, ast.Var) and e.name in keys for e in walk(expr))
 
 
 def anywhere(exprs: list[ast.Expr]) -> list[Own]:
@@ -1131,7 +1177,7 @@ class ModuleGen:
         classes = [self.class_for(k) for k in keys]
         formulas = [c.out_formula() for c in classes]
         if any(f is None for f in formulas) or any(f[0] != formulas[0][0] for f in formulas):  # type: ignore[index]
-            return None
+            return self.out_c_attribute(gen, occs, classes)
         reads = formulas[0][0]  # type: ignore[index]
         func, texts = self.instance_args(gen, occs, only=set(reads))
         args = []
@@ -1143,6 +1189,25 @@ class ModuleGen:
         for cls in classes:
             cls.formula_used = True
         return f"{func}.out_channels({', '.join(args)})"
+
+    def out_c_attribute(
+        self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]], classes: list[ClassGen]
+    ) -> str | None:
+        """`self.dense_block_1.out_c`: the channels a child of this class
+        (built by a statement before) records, where its output depends on
+        its input, as torchvision's DenseNet counts `num_features`."""
+        mine = {id(plan) for plan, _scope in gen.instances}
+        names = {p.name for _s, p in occs}
+        if (
+            len(classes) != 1
+            or len(names) != 1
+            or any(LOOP in s for s, _p in occs)
+            or not all(id(self.parents.get(id(p))) in mine for _s, p in occs)
+            or classes[0].input_formula() is None
+        ):
+            return None
+        classes[0].out_c_used = True
+        return f"self.{names.pop()}.out_c"
 
     def instance(self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]]) -> Code:
         """A call of a spec block's class with its arguments."""
@@ -1504,6 +1569,8 @@ def class_lines(gen: ClassGen, forward_source: Any, docstring: Any, where: str) 
     if gen.key[0] in gen.module.spec_named:  # its instances' names, where a variant picks it
         lines += [f"    spec_name = {literal(gen.key[0])}", ""]
     lines += [*signature_lines(gen), *gen.lines]
+    if gen.out_c_used:  # the channels of its output, which the next block reads
+        lines.append(f"        self.out_c = {gen.input_formula()}")
     formula = gen.out_formula() if gen.formula_used else None
     if formula is not None:
         reads, text = formula
