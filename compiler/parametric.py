@@ -1111,6 +1111,10 @@ class ModuleGen:
         if call.stride is not None:
             found.append(("stride", call.stride))
         found += [(a.name or "", a.value) for a in call.args]
+        for tag, expr in list(found):
+            if tag == "kernel":  # `same` padding of a kernel the spec computes (`conv{k}`)
+                half = ast.BinOp("//", ast.BinOp("-", expr, ast.Num(1)), ast.Num(2))
+                found.append(("padding", half))
         return found
 
     # ------------------------------------------------------------ channel flow
@@ -1319,7 +1323,10 @@ def loop_stop(count: str) -> str:
         and type(tree.right.value) is int
     ):
         return count[: tree.left.end_col_offset]
-    return f"{count} + 1"
+    loose = isinstance(tree, pyast.IfExp | pyast.BoolOp | pyast.Compare) or (
+        isinstance(tree, pyast.UnaryOp) and isinstance(tree.op, pyast.Not)
+    )
+    return f"({count}) + 1" if loose else f"{count} + 1"
 
 
 def _number(name: str) -> int:

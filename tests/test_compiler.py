@@ -691,7 +691,10 @@ def test_cli_failed_compile_leaves_no_file(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "old.py"]
 
 
-@pytest.mark.parametrize("family", ["_resnet", "_densenet", "_resnet_cifar", "_resnext"])
+FAMILIES = ["_resnet", "_densenet", "_resnet_cifar", "_resnext", "_resnet_tv", "_shufflenet_v2"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 def test_family_factories_equal_per_variant_loads(family: str, tmp_path: Path) -> None:
     """`--family`: one module, a factory per variant, each the variant's network."""
     path = ROOT / "specs" / f"{family}.yaml"
@@ -715,3 +718,4 @@ def test_family_factories_equal_per_variant_loads(family: str, tmp_path: Path) -
         x = torch.randn(1, *small.input.as_list())
         with torch.no_grad():
             torch.testing.assert_close(built_model(x), made_model(x), rtol=0, atol=0)
+            torch.testing.assert_close(built_model(x), torch.jit.script(made_model)(x))
