@@ -31,6 +31,7 @@ from typing import Any
 from archspec.errors import ArchSpecError
 from archspec.ops import REGISTRY, Part
 
+from .codetree import LINE, Code, render
 from .forms import part_class
 from .plan import BlockPlan, LayerPlan, Plan
 from .pysource import literal
@@ -281,7 +282,7 @@ def keyword_defaults(cls: type) -> dict[str, Any]:
     return _KEYWORD_DEFAULTS[cls]
 
 
-def definition(form: LayerForm, render: Any, code: Any, line: int) -> list[str]:
+def definition(form: LayerForm) -> list[str]:
     """The function's source: its signature, then one `Sequential` of the
     pattern's modules with the fixed values written in."""
     params = []
@@ -292,7 +293,7 @@ def definition(form: LayerForm, render: Any, code: Any, line: int) -> list[str]:
     head = f"def {form.name}({', '.join(params)}) -> Sequential:"
     lines = (
         [head]
-        if len(head) <= line
+        if len(head) <= LINE
         else [
             f"def {form.name}(",
             *(f"    {p}," for p in params),
@@ -302,7 +303,7 @@ def definition(form: LayerForm, render: Any, code: Any, line: int) -> list[str]:
     modules = []
     for k, (name, cls, library) in enumerate(form.parts):
         defaults = keyword_defaults(cls)
-        args: list[tuple[str | None, Any]] = []
+        args: list[tuple[str | None, Code]] = []
         for key in form.slot_order[k]:
             param = form.param_for((k, key))
             if param is not None:
@@ -312,10 +313,10 @@ def definition(form: LayerForm, render: Any, code: Any, line: int) -> list[str]:
                 if isinstance(key, str) and key in defaults and _same(value, defaults[key]):
                     continue
                 text = literal(value)
-            args.append((None if isinstance(key, int) else key, code(text)))
+            args.append((None if isinstance(key, int) else key, Code(text)))
         func = f"nn.{cls.__name__}" if library == "nn" else cls.__name__
-        modules.append((name, code(func=func, args=args)))
-    body = code(func="Sequential", args=modules)
+        modules.append((name, Code(func=func, args=args)))
+    body = Code(func="Sequential", args=modules)
     doc = " → ".join(name for name, _cls, _library in form.parts)
     return [*lines, f'    """{doc}: one layer of the spec."""', *render(body, 4, "return ", "")]
 

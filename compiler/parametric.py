@@ -45,6 +45,7 @@ from archspec.ops import REGISTRY
 
 from . import layers
 from .channelflow import PARENT_INPUT, UNKNOWN, Source, link, passes_channels
+from .codetree import LINE, Code, as_code, render
 from .forms import part_class
 from .layerforms import (
     LayerForm,
@@ -59,8 +60,6 @@ from .layerforms import (
 from .plan import BlockPlan, CompileError, LayerPlan, Plan
 from .pysource import NotExpressible, literal, negated, to_python, uses_math, walk
 
-LINE = 100  # ruff format's limit in this repository
-
 
 class Unsupported(CompileError):
     """The parametric form cannot express this network (the unrolled one can)."""
@@ -68,84 +67,6 @@ class Unsupported(CompileError):
 
 class Mismatch(Exception):
     """These occurrences do not share one structure."""
-
-
-# ---------------------------------------------------------------- code trees
-
-
-@dataclass
-class Code:
-    """An expression: `text` when atomic, else `func(args)` (a key of None is
-    positional, "**" an unpacked mapping) or a dict comprehension."""
-
-    text: str = ""
-    func: str = ""
-    args: list[tuple[str | None, Code]] = field(default_factory=list)
-    comp: tuple[str, Code, str] | None = None  # (key, value, for-clause)
-    choice: tuple[Code, str, Code] | None = None  # (then, test, otherwise)
-    brackets: str = ""  # a tuple or list of `args` (a literal)
-
-    def flat(self) -> str:
-        if self.choice is not None:
-            then, test, otherwise = self.choice
-            return f"{then.flat()} if {test} else {otherwise.flat()}"
-        if self.brackets:
-            inner = ", ".join(v.flat() for _k, v in self.args)
-            one = "," if self.brackets == "()" and len(self.args) == 1 else ""
-            return f"{self.brackets[0]}{inner}{one}{self.brackets[1]}"
-        if self.comp is not None:
-            key, value, clause = self.comp
-            return f"{{{key}: {value.flat()}{' ' + clause if clause else ''}}}"
-        if not self.func:
-            return self.text
-        inner = ", ".join(_arg(k) + v.flat() for k, v in self.args)
-        return f"{self.func}({inner})"
-
-
-def _arg(key: str | None) -> str:
-    return "" if key is None else ("**" if key == "**" else f"{key}=")
-
-
-def render(code: Code, indent: int, head: str, tail: str) -> list[str]:
-    """Lines for `head + code + tail`: one if it fits, else one argument per
-    line with a trailing comma (the form ruff format keeps)."""
-    pad = " " * indent
-    line = f"{pad}{head}{code.flat()}{tail}"
-    if len(line) <= LINE or not (code.func or code.comp or code.choice or code.brackets):
-        return [line]
-    inside = f"{pad}    {code.flat()[1:-1] if code.comp else code.flat()}"
-    if (code.choice or code.comp) and len(inside) <= LINE:  # ruff keeps these on one line
-        return [
-            f"{pad}{head}{'(' if code.choice else '{'}",
-            inside,
-            f"{pad}{')' if code.choice else '}'}{tail}",
-        ]
-    if code.choice is not None:
-        then, test, otherwise = code.choice
-        return [
-            f"{pad}{head}(",
-            *render(then, indent + 4, "", ""),
-            f"{pad}    if {test}",
-            *render(otherwise, indent + 4, "else ", ""),
-            f"{pad}){tail}",
-        ]
-    if code.brackets:
-        lines = [f"{pad}{head}{code.brackets[0]}"]
-        for _key, value in code.args:
-            lines += render(value, indent + 4, "", ",")
-        return [*lines, f"{pad}{code.brackets[1]}{tail}"]
-    if code.comp is not None:
-        key, value, clause = code.comp
-        return [
-            f"{pad}{head}{{",
-            *render(value, indent + 4, f"{key}: ", "" if clause else ","),
-            *([f"{pad}    {clause}"] if clause else []),
-            f"{pad}}}{tail}",
-        ]
-    lines = [f"{pad}{head}{code.func}("]
-    for key, value in code.args:
-        lines += render(value, indent + 4, _arg(key), ",")
-    return [*lines, f"{pad}){tail}"]
 
 
 # ---------------------------------------------------------------- values
@@ -1294,21 +1215,6 @@ class ModuleGen:
         return func, texts, args
 
 
-def as_code(text: str, items: list[tuple[dict, Any]]) -> Code:
-    """A literal tuple as a tree, so a long one is written one item per line."""
-    value = items[0][1]
-    if isinstance(value, tuple) and text == literal(value):
-        return literal_code(value)
-    return Code(text)
-
-
-def literal_code(value: Any) -> Code:
-    if isinstance(value, tuple | list):
-        brackets = "()" if isinstance(value, tuple) else "[]"
-        return Code(brackets=brackets, args=[(None, literal_code(v)) for v in value])
-    return Code(literal(value))
-
-
 def loop_stop(count: str) -> str:
     """`range(1, STOP)`'s stop for a loop of `count` copies: `count + 1`,
     folded where that is plain (`7` → `8`, `stages[1] - 1` → `stages[1]`)."""
@@ -1471,9 +1377,7 @@ def write_module(nets: list[Any], family: bool = False) -> str:
     library += [inspect.getsource(c).rstrip() for c in library_cls if c in used]
     library.append(inspect.getsource(layers.init_weights).rstrip())
     library += [
-        "\n".join(definition(form, render, Code, LINE))
-        for form in mod.forms.values()
-        if form.name in mod.forms_used
+        "\n".join(definition(form)) for form in mod.forms.values() if form.name in mod.forms_used
     ]
     where = safe_text(first.root.span.file.replace("\\", "/").rsplit("/", 1)[-1]) or "spec"
     classes = [class_lines(c, forward_source, docstring, where) for c in mod.order]

@@ -68,6 +68,36 @@ def init_weights(model: nn.Module) -> None:
                 nn.init.zeros_(module.bias)
 
 
+def conv_bn_relu(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+) -> Sequential:
+    """conv → bn → relu: one layer of the spec."""
+    return Sequential(
+        conv=nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            bias=False,
+        ),
+        bn=nn.BatchNorm2d(out_channels),
+        relu=nn.ReLU(inplace=True),
+    )
+
+
+def conv_bn(in_channels: int, out_channels: int, stride: int = 1) -> Sequential:
+    """conv → bn: one layer of the spec."""
+    return Sequential(
+        conv=nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+        bn=nn.BatchNorm2d(out_channels),
+    )
+
+
 class Bottleneck(Residual):
     """`bottleneck` block of _resnet.yaml: out = post(scale * residual(x) + shortcut(x));
     identity shortcut if none.
@@ -76,27 +106,18 @@ class Bottleneck(Residual):
     def __init__(self, in_c: int, width: int, stride: int = 1) -> None:
         super().__init__(post_="relu1")
         self.residual = Sequential(
-            conv1=Sequential(
-                conv=nn.Conv2d(in_c, width, 1, stride=stride, bias=False),
-                bn=nn.BatchNorm2d(width),
-                relu=nn.ReLU(inplace=True),
-            ),
-            conv2=Sequential(
-                conv=nn.Conv2d(width, width, 3, padding=1, bias=False),
-                bn=nn.BatchNorm2d(width),
-                relu=nn.ReLU(inplace=True),
-            ),
-            conv3=Sequential(
-                conv=nn.Conv2d(width, 4 * width, 1, bias=False),
-                bn=nn.BatchNorm2d(4 * width),
-            ),
+            conv1=conv_bn_relu(in_c, width, 1, stride=stride),
+            conv2=conv_bn_relu(width, width, 3, padding=1),
+            conv3=conv_bn(width, 4 * width),
         )
         if in_c != 4 * width:
-            self.shortcut = Sequential(
-                conv=nn.Conv2d(in_c, 4 * width, 1, stride=stride, bias=False),
-                bn=nn.BatchNorm2d(4 * width),
-            )
+            self.shortcut = conv_bn(in_c, 4 * width, stride=stride)
         self.relu1 = nn.ReLU(inplace=True)
+
+    @staticmethod
+    def out_channels(width: int) -> int:
+        """The channels of its output, which the next block reads."""
+        return 4 * width
 
 
 class Resnet50(nn.Module):
@@ -104,16 +125,13 @@ class Resnet50(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = Sequential(
-            conv=nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),
-            bn=nn.BatchNorm2d(64),
-            relu=nn.ReLU(inplace=True),
-        )
+        self.conv1 = conv_bn_relu(3, 64, 7, stride=2, padding=3)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, padding=1)
         self.conv2_x = Sequential(
-            bottleneck1=Bottleneck(64, 64),
-            bottleneck2=Bottleneck(256, 64),
-            bottleneck3=Bottleneck(256, 64),
+            **{
+                f"bottleneck{i}": Bottleneck(64 if i == 1 else Bottleneck.out_channels(64), 64)
+                for i in range(1, 4)
+            },
         )
         self.conv3_x = Sequential(
             bottleneck1=Bottleneck(256, 128, stride=2),

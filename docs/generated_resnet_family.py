@@ -68,35 +68,47 @@ def init_weights(model: nn.Module) -> None:
                 nn.init.zeros_(module.bias)
 
 
-class Bottleneck(Residual):
-    """`bottleneck` block of _resnet.yaml: out = post(scale * residual(x) + shortcut(x));
-    identity shortcut if none.
-    """
+def conv_bn_relu(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+) -> Sequential:
+    """conv → bn → relu: one layer of the spec."""
+    return Sequential(
+        conv=nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            bias=False,
+        ),
+        bn=nn.BatchNorm2d(out_channels),
+        relu=nn.ReLU(inplace=True),
+    )
 
-    def __init__(self, in_c: int, width: int, stride: int = 1) -> None:
-        super().__init__(post_="relu1")
-        self.residual = Sequential(
-            conv1=Sequential(
-                conv=nn.Conv2d(in_c, width, 1, stride=stride, bias=False),
-                bn=nn.BatchNorm2d(width),
-                relu=nn.ReLU(inplace=True),
-            ),
-            conv2=Sequential(
-                conv=nn.Conv2d(width, width, 3, padding=1, bias=False),
-                bn=nn.BatchNorm2d(width),
-                relu=nn.ReLU(inplace=True),
-            ),
-            conv3=Sequential(
-                conv=nn.Conv2d(width, 4 * width, 1, bias=False),
-                bn=nn.BatchNorm2d(4 * width),
-            ),
-        )
-        if in_c != 4 * width:
-            self.shortcut = Sequential(
-                conv=nn.Conv2d(in_c, 4 * width, 1, stride=stride, bias=False),
-                bn=nn.BatchNorm2d(4 * width),
-            )
-        self.relu1 = nn.ReLU(inplace=True)
+
+def conv_bn(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+) -> Sequential:
+    """conv → bn: one layer of the spec."""
+    return Sequential(
+        conv=nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            bias=False,
+        ),
+        bn=nn.BatchNorm2d(out_channels),
+    )
 
 
 class Basic(Residual):
@@ -104,25 +116,46 @@ class Basic(Residual):
     shortcut if none.
     """
 
+    spec_name = "basic"
+
     def __init__(self, in_c: int, width: int, stride: int = 1) -> None:
         super().__init__(post_="relu1")
         self.residual = Sequential(
-            conv1=Sequential(
-                conv=nn.Conv2d(in_c, width, 3, stride=stride, padding=1, bias=False),
-                bn=nn.BatchNorm2d(width),
-                relu=nn.ReLU(inplace=True),
-            ),
-            conv2=Sequential(
-                conv=nn.Conv2d(width, width, 3, padding=1, bias=False),
-                bn=nn.BatchNorm2d(width),
-            ),
+            conv1=conv_bn_relu(in_c, width, 3, stride=stride, padding=1),
+            conv2=conv_bn(width, width, 3, padding=1),
         )
         if in_c != width:
-            self.shortcut = Sequential(
-                conv=nn.Conv2d(in_c, width, 1, stride=stride, bias=False),
-                bn=nn.BatchNorm2d(width),
-            )
+            self.shortcut = conv_bn(in_c, width, 1, stride=stride)
         self.relu1 = nn.ReLU(inplace=True)
+
+    @staticmethod
+    def out_channels(width: int) -> int:
+        """The channels of its output, which the next block reads."""
+        return width
+
+
+class Bottleneck(Residual):
+    """`bottleneck` block of _resnet.yaml: out = post(scale * residual(x) + shortcut(x));
+    identity shortcut if none.
+    """
+
+    spec_name = "bottleneck"
+
+    def __init__(self, in_c: int, width: int, stride: int = 1) -> None:
+        super().__init__(post_="relu1")
+        self.residual = Sequential(
+            conv1=conv_bn_relu(in_c, width, 1, stride=stride),
+            conv2=conv_bn_relu(width, width, 3, padding=1),
+            conv3=conv_bn(width, 4 * width, 1),
+        )
+        if in_c != 4 * width:
+            self.shortcut = conv_bn(in_c, 4 * width, 1, stride=stride)
+        self.relu1 = nn.ReLU(inplace=True)
+
+    @staticmethod
+    def out_channels(width: int) -> int:
+        """The channels of its output, which the next block reads."""
+        return 4 * width
 
 
 class Resnet(nn.Module):
@@ -130,106 +163,40 @@ class Resnet(nn.Module):
     resnet50, resnet101, resnet152).
     """
 
-    def __init__(
-        self,
-        unit,
-        stages,
-        with_conv2_x: bool,
-        with_conv2_x_: bool,
-        with_conv3_x: bool,
-        with_conv4_x: bool,
-        with_conv4_x_: bool,
-        fc1_arg0: int,
-    ) -> None:
+    def __init__(self, unit: type[Basic | Bottleneck], stages: list[int]) -> None:
         super().__init__()
-        self.conv1 = Sequential(
-            conv=nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),
-            bn=nn.BatchNorm2d(64),
-            relu=nn.ReLU(inplace=True),
-        )
+        self.conv1 = conv_bn_relu(3, 64, 7, stride=2, padding=3)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, padding=1)
-        self.conv2_x = (
-            Sequential(**{f"basic{i}": Basic(64, 64) for i in range(1, 3)})
-            if with_conv2_x_
-            else (
-                Sequential(**{f"basic{i}": Basic(64, 64) for i in range(1, 4)})
-                if with_conv2_x
-                else Sequential(
-                    bottleneck1=Bottleneck(64, 64),
-                    bottleneck2=Bottleneck(256, 64),
-                    bottleneck3=Bottleneck(256, 64),
-                )
-            )
+        self.conv2_x = Sequential(
+            **{
+                f"{unit.spec_name}{i}": unit(64 if i == 1 else unit.out_channels(64), 64)
+                for i in range(1, stages[0] + 1)
+            },
         )
-        self.conv3_x = (
-            Sequential(basic1=Basic(64, 128, stride=2), basic2=Basic(128, 128))
-            if with_conv2_x_
-            else (
-                Sequential(
-                    basic1=Basic(64, 128, stride=2),
-                    **{f"basic{i + 1}": Basic(128, 128) for i in range(1, 4)},
-                )
-                if with_conv2_x
-                else (
-                    Sequential(
-                        bottleneck1=Bottleneck(256, 128, stride=2),
-                        **{f"bottleneck{i + 1}": Bottleneck(512, 128) for i in range(1, 4)},
-                    )
-                    if with_conv3_x
-                    else Sequential(
-                        bottleneck1=Bottleneck(256, 128, stride=2),
-                        **{f"bottleneck{i + 1}": Bottleneck(512, 128) for i in range(1, 8)},
-                    )
-                )
-            )
+        self.conv3_x = Sequential(
+            **{f"{unit.spec_name}1": unit(unit.out_channels(64), 128, stride=2)},
+            **{
+                f"{unit.spec_name}{i + 1}": unit(unit.out_channels(128), 128)
+                for i in range(1, stages[1])
+            },
         )
-        self.conv4_x = (
-            Sequential(basic1=Basic(128, 256, stride=2), basic2=Basic(256, 256))
-            if with_conv2_x_
-            else (
-                Sequential(
-                    basic1=Basic(128, 256, stride=2),
-                    **{f"basic{i + 1}": Basic(256, 256) for i in range(1, 6)},
-                )
-                if with_conv2_x
-                else (
-                    Sequential(
-                        bottleneck1=Bottleneck(512, 256, stride=2),
-                        **{f"bottleneck{i + 1}": Bottleneck(1024, 256) for i in range(1, 6)},
-                    )
-                    if with_conv4_x_
-                    else (
-                        Sequential(
-                            bottleneck1=Bottleneck(512, 256, stride=2),
-                            **{f"bottleneck{i + 1}": Bottleneck(1024, 256) for i in range(1, 23)},
-                        )
-                        if with_conv4_x
-                        else Sequential(
-                            bottleneck1=Bottleneck(512, 256, stride=2),
-                            **{f"bottleneck{i + 1}": Bottleneck(1024, 256) for i in range(1, 36)},
-                        )
-                    )
-                )
-            )
+        self.conv4_x = Sequential(
+            **{f"{unit.spec_name}1": unit(unit.out_channels(128), 256, stride=2)},
+            **{
+                f"{unit.spec_name}{i + 1}": unit(unit.out_channels(256), 256)
+                for i in range(1, stages[2])
+            },
         )
-        self.conv5_x = (
-            Sequential(basic1=Basic(256, 512, stride=2), basic2=Basic(512, 512))
-            if with_conv2_x_
-            else (
-                Sequential(
-                    basic1=Basic(256, 512, stride=2),
-                    **{f"basic{i + 1}": Basic(512, 512) for i in range(1, 3)},
-                )
-                if with_conv2_x
-                else Sequential(
-                    bottleneck1=Bottleneck(1024, 512, stride=2),
-                    **{f"bottleneck{i + 1}": Bottleneck(2048, 512) for i in range(1, 3)},
-                )
-            )
+        self.conv5_x = Sequential(
+            **{f"{unit.spec_name}1": unit(unit.out_channels(256), 512, stride=2)},
+            **{
+                f"{unit.spec_name}{i + 1}": unit(unit.out_channels(512), 512)
+                for i in range(1, stages[3])
+            },
         )
         self.gap1 = nn.AdaptiveAvgPool2d(1)
         self.flatten1 = nn.Flatten(1)
-        self.fc1 = nn.Linear(fc1_arg0, 1000)
+        self.fc1 = nn.Linear(unit.out_channels(512), 1000)
         self.softmax1 = nn.Softmax(dim=1)
         init_weights(self)
 
@@ -249,69 +216,24 @@ class Resnet(nn.Module):
 
 def resnet18() -> Resnet:
     """resnet18: 11,689,512 parameters, 1,814,073,344 MACs."""
-    return Resnet(
-        unit=Basic,
-        stages=[2, 2, 2, 2],
-        with_conv2_x=False,
-        with_conv2_x_=True,
-        with_conv3_x=False,
-        with_conv4_x=False,
-        with_conv4_x_=False,
-        fc1_arg0=512,
-    )
+    return Resnet(unit=Basic, stages=[2, 2, 2, 2])
 
 
 def resnet34() -> Resnet:
     """resnet34: 21,797,672 parameters, 3,663,761,408 MACs."""
-    return Resnet(
-        unit=Basic,
-        stages=[3, 4, 6, 3],
-        with_conv2_x=True,
-        with_conv2_x_=False,
-        with_conv3_x=False,
-        with_conv4_x=False,
-        with_conv4_x_=False,
-        fc1_arg0=512,
-    )
+    return Resnet(unit=Basic, stages=[3, 4, 6, 3])
 
 
 def resnet50() -> Resnet:
     """resnet50: 25,557,032 parameters, 3,857,973,248 MACs."""
-    return Resnet(
-        unit=Bottleneck,
-        stages=[3, 4, 6, 3],
-        with_conv2_x=False,
-        with_conv2_x_=False,
-        with_conv3_x=True,
-        with_conv4_x=False,
-        with_conv4_x_=True,
-        fc1_arg0=2048,
-    )
+    return Resnet(unit=Bottleneck, stages=[3, 4, 6, 3])
 
 
 def resnet101() -> Resnet:
     """resnet101: 44,549,160 parameters, 7,570,194,432 MACs."""
-    return Resnet(
-        unit=Bottleneck,
-        stages=[3, 4, 23, 3],
-        with_conv2_x=False,
-        with_conv2_x_=False,
-        with_conv3_x=True,
-        with_conv4_x=True,
-        with_conv4_x_=False,
-        fc1_arg0=2048,
-    )
+    return Resnet(unit=Bottleneck, stages=[3, 4, 23, 3])
 
 
 def resnet152() -> Resnet:
     """resnet152: 60,192,808 parameters, 11,282,415,616 MACs."""
-    return Resnet(
-        unit=Bottleneck,
-        stages=[3, 8, 36, 3],
-        with_conv2_x=False,
-        with_conv2_x_=False,
-        with_conv3_x=False,
-        with_conv4_x=False,
-        with_conv4_x_=False,
-        fc1_arg0=2048,
-    )
+    return Resnet(unit=Bottleneck, stages=[3, 8, 36, 3])

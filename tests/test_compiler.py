@@ -34,6 +34,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 MANIFESTS = REFERENCE / "torchvision_manifests.json"
 SPECS = [path.stem for path in archspec.bundled_specs()]
 EXPORTED = ["vgg_e", "googlenet", "resnet50", "densenet121", "googlenet_aux"]
+FAMILIES = ["_resnet", "_densenet", "_resnet_cifar", "_resnext", "_resnet_tv", "_shufflenet_v2"]
 
 torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
 
@@ -158,8 +159,9 @@ def test_outputs_identical_after_state_transfer(name: str, tmp_path: Path) -> No
 
 
 def test_generated_source_is_deterministic_and_clean(tmp_path: Path) -> None:
-    """Same bytes every time; every file passes py_compile and ruff (with the
-    repo's rules and with ruff's defaults)."""
+    """Same bytes every time; every file (and every family module) passes
+    py_compile, `ruff format --check` and `ruff check` (with the repo's rules
+    and with ruff's defaults)."""
     for name in SPECS:
         net = archspec.load(name)
         text = net.source()
@@ -167,6 +169,15 @@ def test_generated_source_is_deterministic_and_clean(tmp_path: Path) -> None:
         path = tmp_path / f"{name}.py"
         path.write_text(text, encoding="utf-8")
         py_compile.compile(str(path), doraise=True)
+    for family in FAMILIES:
+        text = archspec.load(ROOT / "specs" / f"{family}.yaml").source(family=True)
+        (tmp_path / f"family{family}.py").write_text(text, encoding="utf-8")
+    formatted = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache",
+         "--config", str(ROOT / "pyproject.toml"), str(tmp_path)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
     for config in (["--config", str(ROOT / "pyproject.toml")], ["--isolated"]):
         done = subprocess.run(
             [sys.executable, "-m", "ruff", "check", "--no-cache", *config, str(tmp_path)],
@@ -689,9 +700,6 @@ def test_cli_failed_compile_leaves_no_file(tmp_path: Path) -> None:
     done = run_cli("compile", "resnet18", "-o", str(tmp_path / "missing" / "x.py"), cwd=tmp_path)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "old.py"]
-
-
-FAMILIES = ["_resnet", "_densenet", "_resnet_cifar", "_resnext", "_resnet_tv", "_shufflenet_v2"]
 
 
 @pytest.mark.parametrize("family", FAMILIES)

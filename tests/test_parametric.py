@@ -167,3 +167,13 @@ def test_loop_stop(count: str, stop: str) -> None:
         stages = [0, 6]
         scope = {"a": a, "b": b, "c": c, "n": n, "stages": stages}
         assert eval(stop, {}, scope) == eval(count, {}, scope) + 1
+
+
+@pytest.mark.parametrize(
+    ("doc", "spec", "family"),
+    [("generated_resnet.py", "resnet50", False), ("generated_resnet_family.py", "_resnet", True)],
+)
+def test_docs_show_what_compile_writes(doc: str, spec: str, family: bool) -> None:
+    """The README's side-by-side with torchvision reads these files."""
+    net = archspec.load(ROOT / "specs" / f"{spec}.yaml")
+    assert (ROOT / "docs" / doc).read_text(encoding="utf-8") == net.source(family=family)
