@@ -1032,10 +1032,14 @@ class ModuleGen:
         if call.stride is not None:
             found.append(("stride", call.stride))
         found += [(a.name or "", a.value) for a in call.args]
-        for tag, expr in list(found):
-            if tag == "kernel":  # `same` padding of a kernel the spec computes (`conv{k}`)
-                half = ast.BinOp("//", ast.BinOp("-", expr, ast.Num(1)), ast.Num(2))
-                found.append(("padding", half))
+        written = dict(found)
+        kernel, dilation = written.get("kernel"), written.get("dilation")
+        if kernel is not None:  # `same` padding of a kernel the spec computes (`conv{k}`)
+            reach = ast.BinOp("-", kernel, ast.Num(1))
+            found.append(("padding", ast.BinOp("//", reach, ast.Num(2))))
+            if dilation is not None:  # and of a dilated one (`d * (k - 1) // 2`)
+                spread = ast.BinOp("*", dilation, reach)
+                found.append(("padding", ast.BinOp("//", spread, ast.Num(2))))
         return found
 
     # ------------------------------------------------------------ channel flow
