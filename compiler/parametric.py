@@ -230,8 +230,7 @@ class ClassGen:
         self.tests = [e for e, role in found if role == "test"]
         self.lines: list[str] = []
         self.formula_used = False  # another class's code calls `out_channels`
-        self._formula: tuple[list[str], str] | bool | None = False  # False: not sought yet
-        self._input_formula: str | bool | None = False
+        self._formulas: dict[str, Any] = {}  # sought once: "out", "input" → formula or None
         self.out_c_used = False  # another class's code reads `self.<child>.out_c`
 
     def out_formula(self) -> tuple[list[str], str] | None:
@@ -239,9 +238,11 @@ class ClassGen:
         reads, (those parameters, the expression), where one gives every
         instance's and reads neither the input nor a file constant
         (`4 * width` for a bottleneck)."""
-        if self._formula is not False:
-            return self._formula  # type: ignore[return-value]
-        self._formula = None
+        if "out" not in self._formulas:
+            self._formulas["out"] = self._out_formula()
+        return self._formulas["out"]
+
+    def _out_formula(self) -> tuple[list[str], str] | None:
         if self.bdef is None:
             return None
         items = [(scope, plan.node.output.c) for plan, scope in self.instances]
@@ -254,18 +255,19 @@ class ClassGen:
                 continue
             text = self.try_cand(expr_cand(expr), items)
             if text is not None:
-                self._formula = ([p for p in self.spec_params if p in names], text)
-                break
-        return self._formula
+                return [p for p in self.spec_params if p in names], text
+        return None
 
     def input_formula(self) -> str | None:
         """The block's output channels as an expression that reads its input
         channels (`in_c + n * k` for a dense block, `math.floor(theta * in_c)`
         for a transition), for `self.out_c`; only for a class that already
         takes `in_c` and has no child of that name."""
-        if self._input_formula is not False:
-            return self._input_formula  # type: ignore[return-value]
-        self._input_formula = None
+        if "input" not in self._formulas:
+            self._formulas["input"] = self._input_formula()
+        return self._formulas["input"]
+
+    def _input_formula(self) -> str | None:
         named_out_c = any(c.name == "out_c" for plan, _s in self.instances for c in plan.children)
         if self.bdef is None or 0 not in self.input_params or named_out_c:
             return None
@@ -285,9 +287,8 @@ class ClassGen:
         for cand in [inputs, *(expr_cand(e) for e in with_input), *grown]:
             text = self.try_cand(cand, items)
             if text is not None:
-                self._input_formula = text
-                break
-        return self._input_formula
+                return text
+        return None
 
     # ------------------------------------------------------------ names
     def resolve(self, name: str) -> str | None:
@@ -1104,10 +1105,10 @@ class ModuleGen:
         class involved has an output formula that does not read its input."""
         keys = sorted({self.class_key(p.node) for _s, p in occs}, key=repr)
         classes = [self.class_for(k) for k in keys]
-        formulas = [c.out_formula() for c in classes]
-        if any(f is None for f in formulas) or any(f[0] != formulas[0][0] for f in formulas):  # type: ignore[index]
+        formulas = [f for c in classes if (f := c.out_formula()) is not None]
+        if len(formulas) < len(classes) or any(f[0] != formulas[0][0] for f in formulas):
             return self.out_c_attribute(gen, occs, classes)
-        reads = formulas[0][0]  # type: ignore[index]
+        reads = formulas[0][0]
         func, texts = self.instance_args(gen, occs, only=set(reads))
         args = []
         for name in reads:
