@@ -272,7 +272,7 @@ class ClassGen:
         if self.bdef is None or 0 not in self.input_params or named_out_c:
             return None
         items = [(scope, plan.node.output.c) for plan, scope in self.instances]
-        inputs = self.candidates()[len(self.spec_params)]
+        inputs = self.input_cand(0)
         params = [expr_cand(ast.Var(p)) for p in [*self.spec_params, *self.module.globals_]]
         grown = [  # a dense block: its input and `n` layers of `k` channels
             Cand(
@@ -337,15 +337,17 @@ class ClassGen:
         channels, the spec's expressions; the input channels first for a
         slot that carries a layer's input channels."""
         params = [expr_cand(ast.Var(p)) for p in self.spec_params]
-        inputs = []
-        if self.bdef is not None:
-            for k in range(len(self.inputs)):
-                inputs.append(Cand(lambda s, k=k: s[INPUTS][k], lambda g, k=k: g.input_param(k)))
+        inputs = [self.input_cand(k) for k in range(len(self.inputs))]
+        inputs = inputs if self.bdef is not None else []
         out = inputs + params if role == "in" else params + inputs
         out += [expr_cand(e) for e in self.body_exprs]
         if self.bdef is None:
             out += [expr_cand(ast.Var(p)) for p in self.network_params]
         return out
+
+    def input_cand(self, k: int) -> Cand:
+        """The channels of the block's `k`-th input (`in_c`)."""
+        return Cand(lambda s: s[INPUTS][k], lambda g: g.input_param(k))
 
     def try_cand(self, cand: Cand, items: list[tuple[dict, Any]]) -> str | None:
         try:
