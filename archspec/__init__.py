@@ -13,23 +13,13 @@ The API names below are imported on first use, so that importing one stage
 from __future__ import annotations
 
 import importlib
-import os as _os
 from typing import Any
 
 from .errors import ArchSpecError, ShapeError, SpecErrors, SpecSyntaxError, SpecWarning
 
-# The torch backend is the repository's top-level `compiler/` folder. Installed,
-# it is `archspec/compiler` (a package-dir mapping in pyproject.toml), so no
-# top-level package named `compiler` lands in site-packages. In a checkout it
-# sits beside this package; appending the checkout to `__path__` lets
-# `archspec.compiler` find it there, whichever checkout is imported.
-_here = _os.path.dirname(_os.path.abspath(__file__))
-_checkout = _os.path.dirname(_here)
-if not _os.path.isdir(_os.path.join(_here, "compiler")) and _os.path.isfile(
-    _os.path.join(_checkout, "compiler", "__init__.py")
-):
-    __path__.append(_checkout)
-del _here, _checkout
+# The torch backend is the repository's top-level `compiler/` folder;
+# `archspec/compiler` is a link to it, so `archspec.compiler` is an ordinary
+# subpackage that static tools (mypy, editors) resolve like any other.
 
 # name → the module that defines it; `from_module` (a torch module → spec
 # text) lives in the torch backend.
@@ -38,7 +28,7 @@ _API = {
     "bundled_specs": "network",
     "load": "network",
     "loads": "network",
-    "from_module": "compiler.importer",
+    "from_module": "compiler.io.module_import",
 }
 
 

@@ -336,7 +336,7 @@ def _compile(net: Network, args: argparse.Namespace) -> int:
     if args.family and args.unrolled:
         raise ToolError("--family writes block classes; it cannot be --unrolled")
     if args.inference:
-        from .compiler.inference import inference_source
+        from .compiler.torch.inference import inference_source
 
         text = inference_source(net.model)
     else:
@@ -362,8 +362,8 @@ def _compile(net: Network, args: argparse.Namespace) -> int:
 
 
 def _weights(net: Network, args: argparse.Namespace) -> int:
-    from archspec.compiler.export import ExportError, export, format_for
-    from archspec.compiler.weights import WeightsError, build_with_weights
+    from archspec.compiler.io.export import ExportError, export, format_for
+    from archspec.compiler.io.weights import WeightsError, build_with_weights
 
     try:
         if args.output:
@@ -384,8 +384,8 @@ def _weights(net: Network, args: argparse.Namespace) -> int:
 
 
 def _export(net: Network, args: argparse.Namespace) -> int:
-    from archspec.compiler.export import ExportError, export, format_for
-    from archspec.compiler.weights import WeightsError
+    from archspec.compiler.io.export import ExportError, export, format_for
+    from archspec.compiler.io.weights import WeightsError
 
     try:
         fmt = format_for(args.output, args.format)

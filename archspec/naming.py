@@ -4,7 +4,7 @@ are handed out without clashes, for the elaborator and both torch backends.
 Like torch.fx's `_Namespace`: a `Namespace` knows the names already taken in
 one scope (a block's children, a generated file's classes, a `forward`'s
 locals) plus the reserved words its consumer hands in as data (the torch
-backend's are `nn.Module`'s attributes, see `archspec/compiler/names.py`).
+backend's are `nn.Module`'s attributes, see `compiler/names.py`).
 A clashing or unusable name gets a trailing `_` (`self` → `self_`), the one
 mangling rule everywhere, so a name in a summary is the module path.
 """

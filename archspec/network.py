@@ -164,19 +164,19 @@ class Network:
     ) -> torch.nn.Module:
         """A `torch.nn.Module` for this network, with torchvision-style init, or
         with `weights` (a checkpoint path or state_dict, torchvision/timm naming
-        or archspec's) mapped onto it (see `archspec.compiler.weights`).
+        or archspec's) mapped onto it (see `archspec.compiler.io.weights`).
         `inference=True`: eval-only, BN folded, channels_last (see
-        `archspec.compiler.inference.fold`); `compile=True` adds `torch.compile`."""
+        `archspec.compiler.torch.inference.fold`); `compile=True` adds `torch.compile`."""
         if weights is not None:
-            from .compiler.weights import build_with_weights
+            from .compiler.io.weights import build_with_weights
 
             module, _report = build_with_weights(self, weights, strict=strict)
         else:
-            from .compiler.builder import build_module
+            from .compiler.torch.builder import build_module
 
             module = build_module(self.model)
         if inference:
-            from .compiler.inference import fold
+            from .compiler.torch.inference import fold
 
             module = fold(module)
         if device is not None or dtype is not None:
@@ -192,7 +192,7 @@ class Network:
         a class per spec block, or with `unrolled` every module spelled out
         with its spec line; with `family`, one module for every variant of the
         spec file, with a factory function per variant."""
-        from .compiler.codegen import generate_family, generate_source
+        from .compiler.source.codegen import generate_family, generate_source
 
         if family:
             return generate_family([self._variant(name).model for name in self.family()])

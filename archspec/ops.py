@@ -103,7 +103,7 @@ class ShapeRuleError(ArchSpecError):
 @dataclass(frozen=True, slots=True)
 class Part:
     """One torch module an op compiles to: `library` is "nn" (torch.nn) or
-    "archspec" (compiler/layers.py); args and kwargs are plain literals."""
+    "archspec" (compiler/torch/layers.py); args and kwargs are plain literals."""
 
     name: str
     cls: str

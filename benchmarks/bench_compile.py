@@ -29,7 +29,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import archspec
-from archspec.compiler.codegen import Generator
+from archspec.compiler.source.codegen import Generator
 
 # Our spec → torchvision's constructor for the same architecture (where one exists).
 TORCHVISION = {

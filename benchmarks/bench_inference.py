@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import archspec  # noqa: E402
-from archspec.compiler.inference import fold  # noqa: E402
+from archspec.compiler.torch.inference import fold  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SHIM = REPO.parent / "shared" / "reference" / "torchvision_shim.py"

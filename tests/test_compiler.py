@@ -24,8 +24,8 @@ from torch import nn
 
 import archspec
 from archspec.blocks import Seq
-from archspec.compiler.codegen import Generator, generate_source
-from archspec.compiler.plan import CompileError, make_plan, module_paths
+from archspec.compiler.source.codegen import Generator, generate_source
+from archspec.compiler.torch.plan import CompileError, make_plan, module_paths
 from archspec.ir import Block, Layer, Shape, walk
 from reference import REFERENCE, import_torchvision, numerics
 

@@ -10,7 +10,7 @@ import torch
 
 import archspec
 from archspec import cli
-from archspec.compiler.inference import ConvAct2d, fold
+from archspec.compiler.torch.inference import ConvAct2d, fold
 
 RTOL = 1e-4
 

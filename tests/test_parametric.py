@@ -1,4 +1,4 @@
-"""The parametric generated source (compiler/parametric.py): what its classes
+"""The parametric generated source (compiler/source/parametric.py): what its classes
 and functions say must be true of the network at any size, not only at the
 instances the spec has, and every bundled spec and family gets that form.
 
@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 import archspec
-from archspec.compiler.layerforms import slot_roles
-from archspec.compiler.parametric import loop_stop, write_module
-from archspec.compiler.plan import LayerPlan, make_plan
+from archspec.compiler.source.layerforms import slot_roles
+from archspec.compiler.source.parametric import loop_stop, write_module
+from archspec.compiler.torch.plan import LayerPlan, make_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = [path.stem for path in archspec.bundled_specs()]

@@ -23,8 +23,8 @@ from reference import randomise_batch_norm
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from archspec.compiler.export import export  # noqa: E402
-from archspec.compiler.weights import (  # noqa: E402
+from archspec.compiler.io.export import export  # noqa: E402
+from archspec.compiler.io.weights import (  # noqa: E402
     WeightsError,
     build_with_weights,
     read_checkpoint,

@@ -4,7 +4,7 @@ A block kind is declared once, in its own module of this package: its IR class
 (a frozen dataclass with its own fields), the spec syntax that writes it
 (`SYNTAX`), its elaboration rule (shape, cost and receptive field), its
 notation, its diagram look and wiring (`draw`, given a `Pen`), and its torch
-form (`TORCH`, the combinator class in `archspec.compiler.layers`, with
+form (`TORCH`, the combinator class in `archspec.compiler.torch.layers`, with
 `torch_kwargs()`). The elaborator, the diagram and the torch backends reach a
 kind only through these, so a new kind is one new module here (plus its torch
 class, which must live on the torch side).

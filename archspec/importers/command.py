@@ -36,7 +36,7 @@ def import_source(source: str, input_shape: str = "3x224x224") -> str:
     from .folding import ImportError_
 
     if source.startswith(TORCHVISION):
-        from ..compiler.importer import from_torchvision
+        from ..compiler.io.module_import import from_torchvision
 
         return from_torchvision(source[len(TORCHVISION) :], _shape(input_shape))
     path = Path(source)

@@ -1,8 +1,8 @@
 """IR → a runnable `torch.nn.Module`.
 
-The module tree mirrors the spec (see `compiler/plan.py` for the naming):
+The module tree mirrors the spec (see `compiler/torch/plan.py` for the naming):
 layers become their torch module (or a `Sequential` of named parts), blocks
-become the combinators of `compiler/layers.py`, and graph blocks become a
+become the combinators of `compiler/torch/layers.py`, and graph blocks become a
 `torch.fx.GraphModule` whose `forward` is Python code generated once, at build
 time, from the block's wires, so nothing interprets the graph per call.
 A network with several outputs returns the tuple (main, *heads).

@@ -43,10 +43,11 @@ from archspec.ir import Block
 from archspec.naming import Namespace, camel
 from archspec.ops import REGISTRY
 
-from . import layers
+from ..torch import layers
+from ..torch.forms import part_class
+from ..torch.plan import BlockPlan, CompileError, LayerPlan, Plan
 from .channelflow import PARENT_INPUT, UNKNOWN, Source, link, passes_channels
 from .codetree import LINE, Code, as_code, render
-from .forms import part_class
 from .layerforms import (
     LayerForm,
     deciding_options,
@@ -57,7 +58,6 @@ from .layerforms import (
     positional_name,
     slot_roles,
 )
-from .plan import BlockPlan, CompileError, LayerPlan, Plan
 from .pysource import NotExpressible, literal, negated, to_python, uses_math, walk
 
 
@@ -1346,8 +1346,8 @@ def write_module(nets: list[Any], family: bool = False) -> str:
     """The parametric source for one network, or (`family`) every variant of
     a family file: the network class takes the variant's values and a
     factory per variant passes them."""
+    from ..torch.plan import make_plan
     from .codegen import MODULE_NAMES, _template_named, docstring, forward_source, safe_text
-    from .plan import make_plan
 
     first = nets[0]
     spec = first.spec

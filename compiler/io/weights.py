@@ -179,7 +179,7 @@ def _expected(spec: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
 
 
 def expected_tensors(net: Network) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    from archspec.compiler.builder import build_module
+    from archspec.compiler.torch.builder import build_module
 
     with torch.device("meta"):
         module = build_module(net)
@@ -532,7 +532,7 @@ def build_with_weights(
     dtype: Any = None,
 ) -> tuple[nn.Module, MappingReport]:
     """`net.build()` with a checkpoint loaded into it, and the mapping report."""
-    from archspec.compiler.builder import build_module
+    from archspec.compiler.torch.builder import build_module
 
     module = build_module(net.model)
     report = load_weights(net, module, source, strict=strict, from_=from_)

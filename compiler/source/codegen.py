@@ -1,11 +1,11 @@
 """IR → one standalone Python module (depends only on torch), via Jinja2.
 
 The generated file holds the combinator classes and `init_weights`, copied
-from `compiler/layers.py` (one definition for both backends), one helper class
+from `compiler/torch/layers.py` (one definition for both backends), one helper class
 per block of the spec (`class Inception(Concat)`, `class Cell(Graph)` with its
 wired `forward`), and the network class, named after the spec, whose
-`__init__` builds the same submodule tree as `compiler.builder` (both follow
-`compiler/plan.py`).
+`__init__` builds the same submodule tree as `compiler.torch.builder` (both follow
+`compiler/torch/plan.py`).
 
 Nothing from the spec becomes code unchecked: module names come from the plan
 (validated identifiers), local variable and class names pass through
@@ -34,9 +34,9 @@ from archspec.blocks import Graph, Seq
 from archspec.ir import Block, Node
 from archspec.naming import Namespace, camel
 
-from . import layers
-from .forms import JOINS, part_class, takes_a_list
-from .plan import BlockPlan, CompileError, LayerPlan, Plan, make_plan
+from ..torch import layers
+from ..torch.forms import JOINS, part_class, takes_a_list
+from ..torch.plan import BlockPlan, CompileError, LayerPlan, Plan, make_plan
 
 if TYPE_CHECKING:
     from archspec.ir import Model
@@ -52,7 +52,7 @@ MODULE_NAMES = frozenset({"OrderedDict", "torch", "nn", "init_weights", "mean_of
 
 def generate_source(net: Model, unrolled: bool = False) -> str:
     """The standalone source for `net` (what `archspec compile` writes): one
-    class per spec block with loops (`compiler/parametric.py`), or with
+    class per spec block with loops (`compiler/source/parametric.py`), or with
     `unrolled` every module spelled out with its spec line. A network the
     parametric form cannot express is written unrolled."""
     if not unrolled:
@@ -81,7 +81,7 @@ def builds_the_same_tree(text: str, net: Model, constructor: str | None = None) 
     allocates nothing; the text is our own output (identifiers checked,
     literals written by `repr`), executed as a user importing it would.
     `constructor`: the factory to call (a family module's `resnet50`)."""
-    from .builder import build_module
+    from ..torch.builder import build_module
 
     namespace: dict[str, Any] = {"__name__": "archspec_generated"}
     try:
@@ -392,7 +392,7 @@ def _template() -> jinja2.Template:
 @cache
 def _template_named(name: str) -> jinja2.Template:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("archspec.compiler", "templates"),
+        loader=jinja2.PackageLoader("archspec.compiler.source", "templates"),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from archspec.blocks import Dense, Graph, Seq
 
-from .plan import BlockPlan, LayerPlan, Plan
+from ..torch.plan import BlockPlan, LayerPlan, Plan
 
 PARENT_INPUT = "parent input"  # the input of the block the child is in
 UNKNOWN = "unknown"

@@ -30,8 +30,8 @@ from archspec.ir import Layer, Node
 from archspec.naming import Namespace
 from archspec.ops import REGISTRY, Part
 
+from ..names import RESERVED
 from .layers import INTERNAL_NAMES
-from .names import RESERVED
 
 JOINS = ("add", "mul", "mean", "concat")
 

@@ -1,6 +1,6 @@
 """Export a built network: ONNX, `torch.export` (.pt2) and safetensors.
 
-    from archspec.compiler.export import export
+    from archspec.compiler.io.export import export
     export(archspec.load("tv_resnet50"), "onnx", "r50.onnx", weights="resnet50.pth")
 
 Every format is produced in memory and written atomically, so a failure

@@ -31,9 +31,9 @@ from typing import Any
 from archspec.errors import ArchSpecError
 from archspec.ops import REGISTRY, Part
 
+from ..torch.forms import part_class
+from ..torch.plan import BlockPlan, LayerPlan, Plan
 from .codetree import LINE, Code, render
-from .forms import part_class
-from .plan import BlockPlan, LayerPlan, Plan
 from .pysource import literal
 
 # (part index, positional index or keyword): one argument of one module

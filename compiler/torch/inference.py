@@ -61,7 +61,7 @@ def inference_source(net: Model) -> str:
     it needs) and `inference_model(state_dict=None)`, which builds the network
     class, loads the weights given and folds it (`archspec compile --inference`).
     The codegen is not touched: the section is appended text."""
-    from .codegen import generate_source, network_class
+    from ..source.codegen import generate_source, network_class
 
     cls = network_class(net)
     return (
@@ -95,7 +95,7 @@ def inference_model(state_dict: dict | None = None) -> nn.Module:
 def _self_contained_section() -> str:
     text = Path(__file__).read_text(encoding="utf-8")
     match = re.search(r"# >>> self-contained\n(.*?)# <<< self-contained\n", text, re.S)
-    assert match is not None, "compiler/inference.py lost its section markers"
+    assert match is not None, "compiler/torch/inference.py lost its section markers"
     return match.group(1).rstrip("\n") + "\n"
 
 
@@ -131,7 +131,7 @@ def fold(
     channels_last: bool = True,
     inplace: bool = True,
 ) -> nn.Module:
-    """Rewrite `module` in place for inference (archspec.compiler.inference) and
+    """Rewrite `module` in place for inference (archspec.compiler.torch.inference) and
     return it. Call it after loading trained weights: folding bakes BatchNorm's
     running statistics into the conv weights."""
     module.eval()
