@@ -362,19 +362,19 @@ def _compile(net: Network, args: argparse.Namespace) -> int:
 
 
 def _weights(net: Network, args: argparse.Namespace) -> int:
-    from archspec.compiler.io.export import ExportError, export, format_for
-    from archspec.compiler.io.weights import WeightsError, build_with_weights
+    from archspec.compiler.io.export import ExportError, format_for
+    from archspec.compiler.io.weights import WeightsError
 
     try:
         if args.output:
             fmt = format_for(args.output)
             if fmt not in ("pt", "safetensors"):
                 raise ToolError(f"-o takes a .pt or .safetensors file, not {args.output}")
-            report = export(net, fmt, args.output, weights=args.checkpoint, from_=args.from_,
-                            strict=args.strict)  # fmt: skip
+            report = net.export(args.output, fmt, weights=args.checkpoint, from_=args.from_,
+                                strict=args.strict)  # fmt: skip
         else:
-            _module, report = build_with_weights(net, args.checkpoint, from_=args.from_,
-                                                 strict=args.strict)  # fmt: skip
+            _module, report = net.map_weights(args.checkpoint, from_=args.from_,
+                                              strict=args.strict)  # fmt: skip
     except (WeightsError, ExportError) as exc:
         raise ToolError(str(exc)) from None
     print(report.format() if report else "")
@@ -384,13 +384,13 @@ def _weights(net: Network, args: argparse.Namespace) -> int:
 
 
 def _export(net: Network, args: argparse.Namespace) -> int:
-    from archspec.compiler.io.export import ExportError, export, format_for
+    from archspec.compiler.io.export import ExportError, format_for
     from archspec.compiler.io.weights import WeightsError
 
     try:
         fmt = format_for(args.output, args.format)
-        report = export(net, fmt, args.output, weights=args.weights, from_=args.from_,
-                        strict=args.strict)  # fmt: skip
+        report = net.export(args.output, fmt, weights=args.weights, from_=args.from_,
+                            strict=args.strict)  # fmt: skip
     except (WeightsError, ExportError) as exc:
         raise ToolError(str(exc)) from None
     if report is not None:

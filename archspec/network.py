@@ -10,6 +10,7 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,8 @@ from .yamlspan import decode_spec
 
 if TYPE_CHECKING:
     import torch
+
+    from .compiler.io.weights import Catalogue, MappingReport
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 
@@ -168,9 +171,7 @@ class Network:
         `inference=True`: eval-only, BN folded, channels_last (see
         `archspec.compiler.torch.inference.fold`); `compile=True` adds `torch.compile`."""
         if weights is not None:
-            from .compiler.io.weights import build_with_weights
-
-            module, _report = build_with_weights(self, weights, strict=strict)
+            module, _report = self.map_weights(weights, strict=strict)
         else:
             from .compiler.torch.builder import build_module
 
@@ -186,6 +187,36 @@ class Network:
 
             module = torch.compile(module)
         return module
+
+    def map_weights(
+        self, checkpoint: Any, *, from_: str | None = None, strict: bool = True
+    ) -> tuple[torch.nn.Module, MappingReport]:
+        """This network built with `checkpoint` (a path or state_dict) mapped onto
+        it, and the mapping report; the checkpoint is identified against the
+        bundled specs (see `archspec.compiler.io.weights`)."""
+        from .compiler.io.weights import build_with_weights
+
+        return build_with_weights(
+            self.model, checkpoint, zoo_catalogue(), from_=from_, strict=strict
+        )
+
+    def export(
+        self,
+        output: str | Path,
+        fmt: str | None = None,
+        *,
+        weights: Any = None,
+        from_: str | None = None,
+        strict: bool = True,
+    ) -> MappingReport | None:
+        """Write this network (with `weights` mapped onto it, when given) to
+        `output` as ONNX, `.pt2`, safetensors or `.pt` (`fmt`, or the file's
+        suffix); returns the weights' mapping report."""
+        from .compiler.io.export import export
+
+        return export(
+            self.model, fmt, output, zoo_catalogue(), weights=weights, from_=from_, strict=strict
+        )
 
     def source(self, unrolled: bool = False, family: bool = False) -> str:
         """Standalone PyTorch source for this network (depends only on torch):
@@ -413,3 +444,12 @@ def parse_settings(settings: Sequence[str]) -> dict[str, str]:
             raise ToolError(f"`--set` takes NAME=VALUE, not `{setting}`")
         out[name.strip()] = value.strip()
     return out
+
+
+@cache
+def zoo_catalogue() -> Catalogue:
+    """The bundled specs, as the catalogue a checkpoint is identified against
+    (each spec read on first use, then kept for the process)."""
+    from .compiler.io.weights import Catalogue
+
+    return Catalogue(lambda: (load(path).model for path in bundled_specs()))

@@ -23,13 +23,8 @@ from reference import randomise_batch_norm
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from archspec.compiler.io.export import export  # noqa: E402
-from archspec.compiler.io.weights import (  # noqa: E402
-    WeightsError,
-    build_with_weights,
-    read_checkpoint,
-    specs_for,
-)
+from archspec.compiler.io.weights import WeightsError, read_checkpoint  # noqa: E402
+from archspec.network import zoo_catalogue  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIM = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -151,7 +146,7 @@ def test_library_checkpoint_gives_the_library_outputs(
     path = save(lib, tmp_path / "model.pth")
     net = archspec.load(spec)
     assert library in net.weights
-    model, report = build_with_weights(net, path)
+    model, report = net.map_weights(path)
     assert report.ok and len(report.mapped) == report.total, report.format()
     assert sum(p.numel() for p in model.parameters()) == net.params
     assert net.params == sum(p.numel() for p in lib.parameters())
@@ -183,13 +178,13 @@ def test_inception_v3_with_its_aux_head() -> None:
     takes all of it, inception_v3 leaves it out."""
     lib = library_model("torchvision.inception_v3", aux_logits=True)
     net = archspec.load("inception_v3_aux")
-    model, report = build_with_weights(net, lib.state_dict())
+    model, report = net.map_weights(lib.state_dict())
     assert report.ok and len(report.mapped) == report.total and not report.ignored
     x = torch.randn(1, 3, 299, 299)
     with torch.no_grad():
         main, _aux = model.eval()(x)
         torch.testing.assert_close(main, lib(x).softmax(1), atol=1e-6, rtol=1e-5)
-    _model, report = build_with_weights(archspec.load("inception_v3"), lib.state_dict())
+    _model, report = archspec.load("inception_v3").map_weights(lib.state_dict())
     assert report.ok and {key.split(".")[0] for key in report.ignored} == {"AuxLogits"}
 
 
@@ -211,9 +206,9 @@ def test_the_v1_v1_5_mistake_the_loader_prevents() -> None:
 
 
 def test_specs_for_finds_the_spec_of_a_library_model() -> None:
-    assert specs_for("torchvision.resnet50") == ["tv_resnet50"]
-    assert specs_for("torchvision.vgg16") == ["vgg_d"]
-    assert specs_for("timm.legacy_senet154") == ["senet154"]
+    assert zoo_catalogue().specs_for("torchvision.resnet50") == ["tv_resnet50"]
+    assert zoo_catalogue().specs_for("torchvision.vgg16") == ["vgg_d"]
+    assert zoo_catalogue().specs_for("timm.legacy_senet154") == ["senet154"]
 
 
 # ---------------------------------------------------------------- file forms
@@ -224,7 +219,7 @@ def test_wrapped_and_prefixed_checkpoint(tmp_path: Path) -> None:
     state = {f"module.{k}": v for k, v in lib.state_dict().items()}
     path = tmp_path / "ckpt.pt"
     torch.save({"epoch": 3, "model": state}, path)
-    _model, report = build_with_weights(archspec.load("resnet18"), path)
+    _model, report = archspec.load("resnet18").map_weights(path)
     assert report.ok
 
 
@@ -235,7 +230,7 @@ def test_foreign_safetensors_takes_the_library_order(tmp_path: Path) -> None:
     path = tmp_path / "model.safetensors"
     save_file({k: v.contiguous() for k, v in lib.state_dict().items()}, path)
     net = archspec.load("se_resnet50")
-    model, report = build_with_weights(net, path)
+    model, report = net.map_weights(path)
     assert report.ok and "registration order" in report.order
     assert report.reshaped == 32  # SE: 16 blocks × 2 timm 1×1 convs = linear layers
     x = torch.randn(1, 3, 64, 64)
@@ -246,13 +241,13 @@ def test_foreign_safetensors_takes_the_library_order(tmp_path: Path) -> None:
 def test_old_checkpoints_without_bn_counters(tmp_path: Path) -> None:
     lib = library_model("torchvision.resnet18")
     state = {k: v for k, v in lib.state_dict().items() if not k.endswith("num_batches_tracked")}
-    _model, report = build_with_weights(archspec.load("resnet18"), state)
+    _model, report = archspec.load("resnet18").map_weights(state)
     assert report.ok and report.counters_zeroed == 20
 
 
 def test_training_only_heads_are_left_out(tmp_path: Path) -> None:
     lib = library_model("torchvision.googlenet", aux_logits=True)
-    _model, report = build_with_weights(archspec.load("tv_googlenet"), lib.state_dict())
+    _model, report = archspec.load("tv_googlenet").map_weights(lib.state_dict())
     assert report.ok and report.ignored
     assert {key.split(".")[0] for key in report.ignored} == {"aux1", "aux2"}
     assert "ignored" in report.format()
@@ -263,7 +258,7 @@ def test_not_strict_loads_what_maps() -> None:
     state = dict(lib.state_dict())
     state["fc.weight"] = torch.zeros(10, 512)
     state["fc.bias"] = torch.zeros(10)
-    model, report = build_with_weights(archspec.load("resnet18"), state, strict=False)
+    model, report = archspec.load("resnet18").map_weights(state, strict=False)
     assert not report.ok and len(report.mismatched) == 2
     assert len(report.mapped) == report.total - 2
     conv = model.state_dict()["conv1.conv.weight"]
@@ -351,7 +346,7 @@ def test_safetensors_export_round_trip(tmp_path: Path) -> None:
     torch.manual_seed(3)
     model = net.build().eval()
     path = tmp_path / "r18.safetensors"
-    export(net, None, path, weights=model.state_dict())
+    net.export(path, None, weights=model.state_dict())
     assert read_checkpoint(path).spec == "resnet18"
     again = net.build(weights=path).eval()
     x = torch.randn(1, 3, 64, 64)

@@ -14,18 +14,17 @@ import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
 from archspec.errors import ToolError
 from archspec.files import write_atomically
+from archspec.ir import Model
 
-from .weights import ORDER_KEY, SPEC_KEY, MappingReport, build_with_weights
-
-if TYPE_CHECKING:
-    from archspec.network import Network
+from ..torch.builder import build_module
+from .weights import ORDER_KEY, SPEC_KEY, Catalogue, MappingReport, build_with_weights
 
 FORMATS = ("onnx", "pt2", "safetensors", "pt")
 SUFFIXES = {".onnx": "onnx", ".pt2": "pt2", ".safetensors": "safetensors", ".pt": "pt",
@@ -47,11 +46,11 @@ def format_for(path: str | Path, fmt: str | None = None) -> str:
     return chosen
 
 
-def example_input(net: Network) -> torch.Tensor:
+def example_input(net: Model) -> torch.Tensor:
     return torch.randn(1, *net.input.as_list())
 
 
-def state_bytes(net: Network, module: nn.Module, fmt: str) -> bytes:
+def state_bytes(net: Model, module: nn.Module, fmt: str) -> bytes:
     """The module's state_dict as a `.safetensors` file (with the spec's name
     and the tensors' order in its metadata) or a `.pt` file (a
     `{"state_dict", "archspec_spec"}` wrapper, which `torch.load` and the
@@ -98,23 +97,25 @@ def _first_line(exc: Exception) -> str:
 
 
 def export(
-    net: Network,
+    net: Model,
     fmt: str | None,
     output: str | Path,
+    catalogue: Catalogue,
     *,
     weights: str | Path | Mapping[str, Any] | None = None,
     from_: str | None = None,
     strict: bool = True,
 ) -> MappingReport | None:
-    """Build `net` (with `weights` mapped onto it, when given) and write it to
+    """Build `net` (with `weights` mapped onto it, when given; `catalogue`
+    holds the specs a checkpoint is identified against) and write it to
     `output` as `fmt` (or the format of its suffix). Returns the weights'
     mapping report. Raises ExportError / WeightsError; writes nothing then."""
     fmt = format_for(output, fmt)
     report = None
     if weights is None:
-        module = net.build()
+        module = build_module(net)
     else:
-        module, report = build_with_weights(net, weights, from_=from_, strict=strict)
+        module, report = build_with_weights(net, weights, catalogue, from_=from_, strict=strict)
     module.eval()
     if fmt in ("safetensors", "pt"):
         data = state_bytes(net, module, fmt)

@@ -7,8 +7,9 @@ mapping; its tensors are matched to the module's by *structure*:
    (`weights: torchvision.resnet50`). The checkpoint is identified before any
    tensor is copied: by `from_` (the library model the user names), by its keys
    when it is archspec's own (the keys of exactly one bundled spec), or by its
-   tensor sequence (the shapes, in order) against every bundled spec with the
-   same parameter count. A spec that does not declare the architecture the
+   tensor sequence (the shapes, in order) against every spec of the catalogue
+   the caller hands in (the API hands in the bundled zoo) with the same
+   parameter count. A spec that does not declare the architecture the
    checkpoint has is refused, with the spec to use instead: a torchvision
    ResNet-50 (v1.5, stride on the 3×3) has exactly the shapes of the paper's
    v1 `resnet50`, which declares no library weights, so it is sent to
@@ -32,19 +33,18 @@ from __future__ import annotations
 import difflib
 import importlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
 from archspec.errors import ToolError
+from archspec.ir import Model
 
-if TYPE_CHECKING:
-    from archspec.network import Network
+from ..torch.builder import build_module
 
 COUNTER = "num_batches_tracked"
 BUFFERS = ("running_mean", "running_var", COUNTER)
@@ -153,36 +153,49 @@ def _all_tensors(data: Mapping[str, Any]) -> bool:
 # ------------------------------------------------------------------ the specs
 
 
-@cache
-def _declarations() -> tuple[tuple[str, tuple[str, ...], int], ...]:
-    """(spec, declared library models, params) for every bundled spec."""
-    from archspec.network import bundled_specs, load
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One spec a checkpoint may belong to: its name, the library models it
+    declares (`weights:`), its parameter count, and its IR."""
 
-    out = []
-    for path in bundled_specs():
-        net = load(path)
-        out.append((path.stem, tuple(net.weights), net.params))
-    return tuple(out)
-
-
-def specs_for(library_model: str) -> list[str]:
-    """The bundled specs that declare `library_model` (`torchvision.resnet50`)."""
-    return [name for name, libs, _ in _declarations() if library_model in libs]
+    name: str
+    weights: tuple[str, ...]
+    params: int
+    model: Model
 
 
-@cache
-def _expected(spec: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    """A bundled spec's state_dict as (key, shape), built on the meta device."""
-    import archspec
+class Catalogue:
+    """The specs a checkpoint is identified against, handed in by the caller
+    (the API hands in the bundled zoo), so that this module loads no spec of
+    its own. Read on first use; each spec's expected tensors built once."""
 
-    return expected_tensors(archspec.load(spec))
+    def __init__(self, models: Callable[[], Iterable[Model]]) -> None:
+        self._models = models
+        self._entries: tuple[Entry, ...] | None = None
+        self._expected: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {}
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        if self._entries is None:
+            self._entries = tuple(
+                Entry(m.name, tuple(m.weights), m.params, m) for m in self._models()
+            )
+        return self._entries
+
+    def specs_for(self, library_model: str) -> list[str]:
+        """The specs that declare `library_model` (`torchvision.resnet50`)."""
+        return [entry.name for entry in self.entries if library_model in entry.weights]
+
+    def expected(self, entry: Entry) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        if entry.name not in self._expected:
+            self._expected[entry.name] = expected_tensors(entry.model)
+        return self._expected[entry.name]
 
 
-def expected_tensors(net: Network) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    from archspec.compiler.torch.builder import build_module
-
+def expected_tensors(model: Model) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """A spec's state_dict as (key, shape), built on the meta device."""
     with torch.device("meta"):
-        module = build_module(net)
+        module = build_module(model)
     return tuple((key, tuple(value.shape)) for key, value in module.state_dict().items())
 
 
@@ -297,13 +310,15 @@ def _drop_ignored(
 # ------------------------------------------------------------------ identifying
 
 
-def check_architecture(net: Network, checkpoint: Checkpoint, from_: str | None) -> str | None:
+def check_architecture(
+    net: Model, checkpoint: Checkpoint, from_: str | None, catalogue: Catalogue
+) -> str | None:
     """Refuse a checkpoint whose architecture `net` does not declare. Returns
     the library model it loads as (None for archspec's own checkpoints)."""
     declared = tuple(net.weights)
     if from_ is not None:
         if from_ not in declared:
-            raise WeightsError(_not_compatible(net, from_, specs_for(from_)))
+            raise WeightsError(_not_compatible(net, from_, catalogue.specs_for(from_)))
         return from_
     if checkpoint.spec is not None and checkpoint.spec != net.name:
         raise WeightsError(
@@ -315,21 +330,21 @@ def check_architecture(net: Network, checkpoint: Checkpoint, from_: str | None) 
     if _same_keys(keys, own):
         return None
     candidates = [
-        (name, libs)
-        for name, libs, params in _declarations()
-        if params == _params_of(checkpoint.tensors) and name != net.name
+        entry
+        for entry in catalogue.entries
+        if entry.params == _params_of(checkpoint.tensors) and entry.name != net.name
     ]
-    for name, _libs in candidates:
-        if _same_keys(keys, [key for key, _ in _expected(name)]):
+    for entry in candidates:
+        if _same_keys(keys, [key for key, _ in catalogue.expected(entry)]):
             raise WeightsError(
-                f"{checkpoint.origin} is a checkpoint of archspec spec `{name}`, a different "
-                f"architecture from `{net.name}`: load it with `{name}`"
+                f"{checkpoint.origin} is a checkpoint of archspec spec `{entry.name}`, a "
+                f"different architecture from `{net.name}`: load it with `{entry.name}`"
             )
     shapes = _shape_sequence(checkpoint)
     fits = [
-        (name, libs)
-        for name, libs in candidates
-        if libs and _fits(shapes, _real(list(_expected(name))), libs)
+        (entry.name, entry.weights)
+        for entry in candidates
+        if entry.weights and _fits(shapes, _real(list(catalogue.expected(entry))), entry.weights)
     ]
     if not declared:
         hint = _suggest(fits)
@@ -373,7 +388,7 @@ def _suggest(fits: list[tuple[str, tuple[str, ...]]]) -> str:
     return f"; its tensors are those of {names}: use that spec"
 
 
-def _not_compatible(net: Network, library_model: str, specs: list[str]) -> str:
+def _not_compatible(net: Model, library_model: str, specs: list[str]) -> str:
     has = f"declares {', '.join(net.weights)}" if net.weights else "declares no library weights"
     use = f": use {', '.join(f'`{s}`' for s in specs)}" if specs else " (no bundled spec does)"
     return f"`{net.name}` is not weight-compatible with {library_model} (it {has}){use}"
@@ -421,15 +436,16 @@ def _ordered(checkpoint: Checkpoint, library: str | None) -> tuple[Checkpoint, s
 
 
 def map_checkpoint(
-    net: Network,
+    net: Model,
     target: Mapping[str, torch.Tensor],
     checkpoint: Checkpoint,
+    catalogue: Catalogue,
     from_: str | None = None,
 ) -> tuple[dict[str, torch.Tensor], MappingReport]:
     """The checkpoint's tensors under `target`'s keys (a module's state_dict),
     and the report of the mapping. Raises WeightsError for the wrong
     architecture; mismatches are in the report."""
-    library = check_architecture(net, checkpoint, from_)
+    library = check_architecture(net, checkpoint, from_, catalogue)
     target_items = [(key, tuple(value.shape)) for key, value in target.items()]
     if library is None:  # archspec's own: same keys, order irrelevant
         checkpoint = Checkpoint(
@@ -484,9 +500,10 @@ def _counter(
 
 
 def load_weights(
-    net: Network,
+    net: Model,
     module: nn.Module,
     source: str | Path | Mapping[str, Any],
+    catalogue: Catalogue,
     *,
     strict: bool = True,
     from_: str | None = None,
@@ -497,7 +514,7 @@ def load_weights(
     in the report."""
     checkpoint = read_checkpoint(source)
     target = module.state_dict()
-    mapped, report = map_checkpoint(net, target, checkpoint, from_)
+    mapped, report = map_checkpoint(net, target, checkpoint, catalogue, from_)
     if strict and not report.ok:
         raise WeightsError(_refusal(report), report)
     with torch.no_grad():
@@ -523,19 +540,19 @@ def _refusal(report: MappingReport) -> str:
 
 
 def build_with_weights(
-    net: Network,
+    net: Model,
     source: str | Path | Mapping[str, Any],
+    catalogue: Catalogue,
     *,
     strict: bool = True,
     from_: str | None = None,
     device: Any = None,
     dtype: Any = None,
 ) -> tuple[nn.Module, MappingReport]:
-    """`net.build()` with a checkpoint loaded into it, and the mapping report."""
-    from archspec.compiler.torch.builder import build_module
-
-    module = build_module(net.model)
-    report = load_weights(net, module, source, strict=strict, from_=from_)
+    """`net` built with a checkpoint loaded into it, and the mapping report;
+    `catalogue` holds the specs the checkpoint is identified against."""
+    module = build_module(net)
+    report = load_weights(net, module, source, catalogue, strict=strict, from_=from_)
     if device is not None or dtype is not None:
         module = module.to(device=device, dtype=dtype)
     return module, report
