@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ShapeError, Span, SpecNameError, SpecSyntaxError, SpecValueError
-from .folding import Graph, ImportError_
+from .graph import Graph, ImportError_
 from .prototxt import Entry, Message, decode, parse
 
 SUPPORTED = (
@@ -75,14 +75,11 @@ class CaffeReader:
         if self.input_id is None:
             raise SpecValueError("no input: give an `Input` layer or `input_dim`s", layers[0].span)
         for nid, (_eps, layer) in self.pending_bn.items():
-            if any(nid in n.inputs for n in self.graph.nodes.values()) or nid in self._sinks():
+            if any(nid in n.inputs for n in self.graph.nodes.values()) or nid in self.graph.sinks():
                 raise ImportError_(
                     f"BatchNorm `{layer.name}` is not followed by a Scale", layer.span
                 )
         return self.graph, self.input_id
-
-    def _sinks(self) -> list[int]:
-        return [n for n, users in self.graph.consumers().items() if not users]
 
     # --- input
     def _top_level_input(self) -> None:
@@ -385,7 +382,7 @@ def read(path: Path) -> tuple[Graph, int]:
 
 def import_prototxt(path: Path) -> str:
     """The spec text for a Caffe prototxt."""
-    from .folding import write_spec
+    from .write import write_spec
 
     graph, input_id = read(path)
     return write_spec(graph, input_id, path.name, Span(str(path), 1, 1))

@@ -33,7 +33,7 @@ def add_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 def import_source(source: str, input_shape: str = "3x224x224") -> str:
     """The spec text for a source named on the command line. (The importers
     are imported here, not at the top: every other command starts faster.)"""
-    from .folding import ImportError_
+    from .graph import ImportError_
 
     if source.startswith(TORCHVISION):
         from ..compiler.io.module_import import from_torchvision
@@ -52,7 +52,7 @@ def import_source(source: str, input_shape: str = "3x224x224") -> str:
 
 
 def _shape(text: str) -> tuple[int, ...]:
-    from .folding import ImportError_
+    from .graph import ImportError_
 
     if not re.fullmatch(r"\d+(x\d+){2}", text):
         raise ImportError_(
@@ -62,7 +62,7 @@ def _shape(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .folding import ImportError_
+    from .graph import ImportError_
 
     text = import_source(args.source, args.input)
     if args.output:

@@ -3,7 +3,7 @@
 `from_module(module, input_shape)` traces the module symbolically, runs one
 zero input through it to learn every tensor's shape (`ShapeProp`), and turns
 each leaf module and functional call into a node of the importer's graph
-(`archspec.importers.folding.Graph`); the folding and writing are shared with the Caffe
+(`archspec.importers.graph.Graph`); the folding and writing are shared with the Caffe
 importer. A call with no archspec equivalent is refused with its module path.
 
 DenseNet concatenates all earlier feature maps at every layer; since
@@ -27,7 +27,8 @@ from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from archspec.errors import Span
-from archspec.importers.folding import Graph, ImportError_, write_spec
+from archspec.importers.graph import Graph, ImportError_
+from archspec.importers.write import write_spec
 
 CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 ACT_MODULES = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh",
