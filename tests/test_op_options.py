@@ -78,8 +78,10 @@ fractions = st.integers(1, 95).map(lambda n: n / 100)
 def leaky_relu(draw: st.DrawFn) -> Case:
     slope = draw(fractions)
     if draw(st.booleans()):
-        return Case(f"leaky_relu {slope}", "LeakyReLU", {"negative_slope": slope},
-                    f"leaky_relu {_g(slope)}")  # fmt: skip
+        shown = (
+            "leaky_relu" if slope == 0.01 else f"leaky_relu {_g(slope)}"
+        )  # a layer at its default
+        return Case(f"leaky_relu {slope}", "LeakyReLU", {"negative_slope": slope}, shown)
     return Case(f"conv3-8 (act=leaky_relu({slope}))", "LeakyReLU", {"negative_slope": slope},
                 f"+leaky_relu({_g(slope)})")  # fmt: skip
 
@@ -89,8 +91,8 @@ def hardtanh(draw: st.DrawFn) -> Case:
     low, high = sorted(draw(st.lists(numbers, min_size=2, max_size=2, unique=True)))
     expected = {"min_val": low, "max_val": high}
     if draw(st.booleans()):
-        return Case(f"hardtanh (min={low}, max={high})", "Hardtanh", expected,
-                    f"hardtanh {_g(low)}, {_g(high)}")  # fmt: skip
+        shown = "hardtanh" if (low, high) == (-1, 1) else f"hardtanh {_g(low)}, {_g(high)}"
+        return Case(f"hardtanh (min={low}, max={high})", "Hardtanh", expected, shown)
     return Case(f"conv3-8 (act=hardtanh({low}, {high}))", "Hardtanh", expected,
                 f"+hardtanh({_g(low)}, {_g(high)})")  # fmt: skip
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,16 @@ def test_join_and_activation_names_are_listed_in_one_module(names: set[str], hom
 
 def test_part_channels_default_to_none() -> None:
     assert Part("x", "Identity").channels == ()
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        ("hardtanh (min=2, max=-2)", "`hardtanh` needs min < max, got 2 and -2"),
+        ("conv3-8 (act=hardtanh(1.5))", "`hardtanh` needs min < max, got 1.5 and 1"),
+        ("conv3-8 (act=hardtanh(1, 2, 3))", "activation `hardtanh` takes min, max, got 3 values"),
+    ],
+)
+def test_hardtanh_bounds_are_checked(layer: str, message: str) -> None:
+    with pytest.raises(archspec.SpecErrors, match=re.escape(message)):
+        archspec.loads(f"name: t\ninput: 3x8x8\nlayers:\n  - {layer}\n")

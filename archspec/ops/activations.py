@@ -88,6 +88,7 @@ class ActForm:
     can_inplace: bool = False
     kwargs: tuple[tuple[str, Any], ...] = ()
     learns: bool = False
+    bounds: bool = False  # its two arguments are a lower and an upper bound
 
 
 # The one list of activations.
@@ -111,6 +112,7 @@ ACTIVATIONS: dict[str, ActForm] = {
         ),
         inplace=True,
         can_inplace=True,
+        bounds=True,
     ),
     "elu": ActForm("ELU", can_inplace=True),
     "gelu": ActForm("GELU"),
@@ -165,6 +167,10 @@ def activation(value: Any) -> str:
         takes = ", ".join(a.name for a in form.args) or "no arguments"
         raise SpecValueError(f"activation `{name}` takes {takes}, got {len(args)} values")
     shown = [arg.text(name, given) for arg, given in zip(form.args, args, strict=False)]
+    if form.bounds:
+        low, high = [float(t) for t in shown] + [a.default for a in form.args[len(shown) :]]
+        if low >= high:
+            raise SpecValueError(f"`{name}` needs min < max, got {low:g} and {high:g}")
     return f"{name}({', '.join(shown)})" if shown else name
 
 
