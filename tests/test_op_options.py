@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 import archspec
-from archspec.ops import ACTIVATIONS
+from archspec.ir import layers
+from archspec.ops import ACTIVATIONS, REGISTRY
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ def check(case: Case) -> None:
     for key, value in case.expected.items():
         assert _same(getattr(module, key), value), (case.layer, key, getattr(module, key))
         assert _same(called[key], value), (case.layer, key, called[key])
+    (layer, _), *_ = layers(net.root)
+    spelt = REGISTRY.ops[layer.op].spell(layer.attrs.as_dict())
+    again = archspec.loads(f"name: t\ninput: {case.input}\nlayers:\n  - {spelt!r}\n")
+    assert next(layers(again.root))[0].attrs == layer.attrs, (case.layer, spelt)
 
 
 def _g(value: float) -> str:

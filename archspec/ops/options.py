@@ -145,7 +145,8 @@ class Sides(Option):
     kind: ClassVar[str] = "sides"
 
     def checked(self, key: str, value: Any) -> Any:
-        if isinstance(value, list) and len(value) == 4 and all(_is_int(v) for v in value):
+        # a tuple is the default, (0, 0, 0, 0): a bare `pad` pads nothing
+        if isinstance(value, list | tuple) and len(value) == 4 and all(_is_int(v) for v in value):
             return tuple(value)
         raise SpecValueError(f"`{key}` is [left, right, top, bottom], got `{value}`")
 
