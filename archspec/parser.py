@@ -29,7 +29,6 @@ from .expressions import parse_expression
 from .limits import MAX_CHANNELS, MAX_SPATIAL
 from .yamlspan import YList, YMap, YNode, YScalar, load_yaml
 
-JOINS = ("add", "concat", "mean", "mul")
 TAP_KEYS = ("from", "head", "join", "split")
 TOP_KEYS = (
     "name",
@@ -263,10 +262,11 @@ class _SpecReader:
                 is_head = field_name == "head"
             elif field_name == "join":
                 join = str(value.value) if isinstance(value, YScalar) else ""
-                if join not in JOINS:
+                joins = join_names()
+                if join not in joins:
                     self.error(
                         SpecSyntaxError(
-                            f"`join` is one of {', '.join(JOINS)}, not `{join}`", value.span
+                            f"`join` is one of {', '.join(joins)}, not `{join}`", value.span
                         )
                     )
             elif field_name == "when":
@@ -631,3 +631,11 @@ def _read_columns(node: YNode, reader: _SpecReader, labels: list[str]) -> list[a
         labels.append(label)
         out.append(ast.Param(name, None, span=key.span))
     return out
+
+
+def join_names() -> list[str]:
+    """The joins a graph entry may name, from the op registry (the one list of
+    them); imported when first needed, as the ops stage sits above syntax."""
+    from .ops import JOIN_OPS
+
+    return sorted(JOIN_OPS)

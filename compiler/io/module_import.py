@@ -19,6 +19,7 @@ import operator
 import re
 import sys
 import types
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -29,12 +30,21 @@ from torch.fx.passes.shape_prop import ShapeProp
 from archspec.errors import Span
 from archspec.importers.graph import Graph, ImportError_
 from archspec.importers.write import write_spec
+from archspec.ops import ACTIVATIONS
 
 CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
-ACT_MODULES = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh",
-               nn.SiLU: "silu"}  # fmt: skip
-ACT_FUNCTIONS = {F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", torch.sigmoid: "sigmoid",
-                 torch.tanh: "tanh", F.silu: "silu"}  # fmt: skip
+# The registry's activations that take no arguments (archspec/ops/activations.py),
+# by their torch module class and their functional forms (`F.relu`, `torch.tanh`).
+_PLAIN_ACTS = [name for name, form in ACTIVATIONS.items() if not (form.args or form.kwargs)]
+ACT_MODULES: dict[type[nn.Module], str] = {
+    getattr(nn, ACTIVATIONS[name].cls): name for name in _PLAIN_ACTS
+}
+ACT_FUNCTIONS: dict[Any, str] = {
+    fn: name
+    for name in _PLAIN_ACTS
+    for fn in (getattr(F, name, None), getattr(torch, name, None))
+    if callable(fn)
+}
 # Models whose torchvision builder needs arguments to be a plain classifier.
 TORCHVISION_KWARGS = {
     "googlenet": {"aux_logits": False, "init_weights": True},
@@ -178,8 +188,10 @@ def _pair(value: Any) -> tuple[int, int]:
 
 
 def _module_op(mod: nn.Module, shape: tuple[int, ...]) -> Mapped:
+    if isinstance(mod, nn.Identity):
+        return _Skip()
     if type(mod) in ACT_MODULES:
-        return ACT_MODULES[type(mod)], {}
+        return (ACT_MODULES[type(mod)], {}) if _at_defaults(mod) else None
     if isinstance(mod, nn.Conv2d | nn.ConvTranspose2d):
         return _conv(mod, shape)
     if isinstance(mod, nn.BatchNorm2d | nn.BatchNorm1d):
@@ -198,8 +210,6 @@ def _module_op(mod: nn.Module, shape: tuple[int, ...]) -> Mapped:
         return "dropout", {"p": float(mod.p)}
     if isinstance(mod, nn.Flatten) and mod.start_dim == 1 and mod.end_dim == -1:
         return "flatten", {}
-    if isinstance(mod, nn.Identity):
-        return _Skip()
     if isinstance(mod, nn.Softmax) and mod.dim in (1, -1 if len(shape) == 1 else 1):
         return "softmax", {}
     if isinstance(mod, nn.LocalResponseNorm):
@@ -256,15 +266,31 @@ def _adaptive(size: Any, shape: tuple[int, ...], is_max: bool) -> Mapped:
     return None
 
 
+def _at_defaults(act: nn.Module) -> bool:
+    """An activation module set as archspec builds it (`nn.GELU()`, not
+    `nn.GELU(approximate="tanh")`); whether it runs in place does not matter."""
+
+    def settings(module: nn.Module) -> str:
+        return re.sub(r",?\s*inplace=(True|False)", "", module.extra_repr()).strip(", ")
+
+    return settings(act) == settings(type(act)())
+
+
+def _plain_call(extra: Sequence[Any], kwargs: Mapping[str, Any]) -> bool:
+    """An activation called with nothing but its tensor and an in-place flag."""
+    return all(isinstance(a, bool) for a in extra) and set(kwargs) <= {"inplace"}
+
+
 def _function_op(node: fx.Node, shape: tuple[int, ...]) -> Mapped:
     target, args, kwargs = node.target, node.args, node.kwargs
     if node.op == "call_method":
         if target == "flatten" and _arg(args, kwargs, 1, "start_dim", 0) == 1:
             return "flatten", {}
-        if target in ("relu", "relu_", "sigmoid", "tanh"):
-            return str(target).rstrip("_"), {}
+        name = str(target).rstrip("_")  # `x.relu_()` as `x.relu()`
+        if name in ACT_MODULES.values() and _plain_call(args[1:], kwargs):
+            return name, {}
         return None
-    if target in ACT_FUNCTIONS:
+    if target in ACT_FUNCTIONS and _plain_call(args[1:], kwargs):
         return ACT_FUNCTIONS[target], {}  # type: ignore[index]
     if target is torch.flatten:
         ok = (

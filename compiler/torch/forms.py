@@ -16,7 +16,7 @@ import torch
 from torch import fx, nn
 
 from archspec.ir import Layer
-from archspec.ops import Part
+from archspec.ops import JOIN_OPS, Join, Part
 
 from . import layers
 from .plan import CompileError
@@ -62,28 +62,32 @@ class JoinForm:
         return lines
 
 
-def _sum(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
-    return reduce(lambda a, b: graph.call_function(operator.add, (a, b)), args)
+_OPERATORS = {"+": operator.add, "*": operator.mul}
 
 
-def _product(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
-    return reduce(lambda a, b: graph.call_function(operator.mul, (a, b)), args)
+def _fold(symbol: str, divide: bool) -> Callable[[fx.Graph, list[fx.Node]], fx.Node]:
+    """The fx form of a left fold with `symbol` (`a + b + c`), then `/ n` if `divide`."""
 
+    def graph_form(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
+        step = _OPERATORS[symbol]
+        folded = reduce(lambda a, b: graph.call_function(step, (a, b)), args)
+        return graph.call_function(operator.truediv, (folded, len(args))) if divide else folded
 
-def _mean(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
-    return graph.call_function(operator.truediv, (_sum(graph, args), len(args)))
+    return graph_form
 
 
 def _cat(graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
     return graph.call_function(torch.cat, (list(args), 1))
 
 
-JOINS: dict[str, JoinForm] = {
-    "add": JoinForm(_sum, "+"),
-    "mul": JoinForm(_product, "*"),
-    "mean": JoinForm(_mean, "+", divide=True),
-    "concat": JoinForm(_cat),
-}
+def _join_form(op: Join) -> JoinForm:
+    if not op.operator:
+        return JoinForm(_cat)
+    return JoinForm(_fold(op.operator, op.divides), op.operator, divide=op.divides)
+
+
+# Each join of the registry (archspec/ops/joins.py) as its torch forms.
+JOINS: dict[str, JoinForm] = {name: _join_form(op) for name, op in JOIN_OPS.items()}
 
 
 def takes_a_list(is_layer: bool, count: int) -> bool:

@@ -42,6 +42,8 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
+from archspec.ops import ACTIVATIONS
+
 if TYPE_CHECKING:
     from archspec.ir import Model
 
@@ -68,6 +70,7 @@ def inference_source(net: Model) -> str:
         generate_source(net).rstrip("\n")
         + "\n\n\n# ---- inference build (archspec compile --inference) ----\n"
         + SECTION_IMPORTS
+        + _inplace_acts_source()
         + _self_contained_section()
         + INFERENCE_MODEL.format(cls=cls)
     )
@@ -90,6 +93,19 @@ def inference_model(state_dict: dict | None = None) -> nn.Module:
         model.load_state_dict(state_dict)
     return fold(model)
 '''
+
+
+# Activations with an `inplace` flag that compute element by element, from the
+# registry (archspec/ops/activations.py); the inference section uses them, and
+# `inference_source` writes them out for it as this same tuple.
+_INPLACE_ACTS: tuple[type[nn.Module], ...] = tuple(
+    getattr(nn, form.cls) for form in ACTIVATIONS.values() if form.can_inplace
+)
+
+
+def _inplace_acts_source() -> str:
+    names = ", ".join(f"nn.{cls.__name__}" for cls in _INPLACE_ACTS)
+    return f"_INPLACE_ACTS: tuple[type[nn.Module], ...] = ({names},)\n\n"
 
 
 def _self_contained_section() -> str:
@@ -116,11 +132,6 @@ _FRESH_OUTPUT: tuple[type[nn.Module], ...] = (
     nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.Linear,
     nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d,
     nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.LocalResponseNorm,
-)  # fmt: skip
-
-# Activations with an `inplace` flag that compute element by element.
-_INPLACE_ACTS: tuple[type[nn.Module], ...] = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Hardtanh, nn.Hardswish, nn.Mish,
 )  # fmt: skip
 
 

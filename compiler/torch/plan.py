@@ -19,7 +19,7 @@ backends:
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from torch import nn
@@ -28,12 +28,10 @@ from archspec.blocks import Graph, Kind, Seq
 from archspec.errors import ArchSpecError
 from archspec.ir import Layer, Node
 from archspec.naming import Namespace
-from archspec.ops import REGISTRY, Part
+from archspec.ops import JOIN_OPS, REGISTRY, Part
 
 from ..names import RESERVED
 from .layers import INTERNAL_NAMES
-
-JOINS = ("add", "mul", "mean", "concat")
 
 # Parts whose output is (or may be) a view of their input: flatten is a view,
 # dropout, drop-path and identity return the input itself in eval mode.
@@ -129,7 +127,7 @@ def _layer(node: Layer, private: bool) -> tuple[LayerPlan, bool]:
         raise CompileError(f"unknown op `{node.op}`", node.span)
     parts = op.parts(node.attrs.as_dict(), list(node.inputs), node.output)
     if not parts:
-        if node.op in JOINS and len(node.inputs) > 1:
+        if node.op in JOIN_OPS and len(node.inputs) > 1:
             return LayerPlan(name, node, (), join=node.op), True
         raise CompileError(f"`{node.op}` has no PyTorch form yet; it cannot be compiled",
                            node.span)  # fmt: skip
@@ -141,7 +139,7 @@ def _layer(node: Layer, private: bool) -> tuple[LayerPlan, bool]:
             kwargs = tuple((k, v) for k, v in kwargs if k != "inplace")
         if part.cls not in ALIASING_PARTS:
             private = True  # a fresh tensor (or, in place, the private input)
-        resolved.append(Part(names.fresh(part.name), part.cls, part.args, kwargs, part.library))
+        resolved.append(replace(part, name=names.fresh(part.name), kwargs=kwargs))
     return LayerPlan(name, node, tuple(resolved)), private
 
 
