@@ -19,52 +19,30 @@ with `textContent`, never as markup.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from . import diagram_style as style
-from .diagram import NODE_BUDGET, DiagramError, Item, Plan, _Drawer, height
 from .files import write_atomically
-from .ir import Block, Layer, Model, Node, walk
+from .ir import Block, Layer, Model, Node
 from .numbers import human
 from .ops import REGISTRY
 from .report import Row, op_text, rows, shape_text
+from .scene import (
+    FULL,
+    NODE_BUDGET,
+    Cluster,
+    DiagramError,
+    NodeKind,
+    SceneNode,
+    build,
+    facts,
+    height,
+)
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-FULL = Plan(depth=10**6, roll=False)
-
-
-class _Recorder(_Drawer):
-    """The diagram's walk at full depth, recording every node and cluster
-    with the cluster it sits in, in drawing order."""
-
-    def __init__(self, net: Model, order: str) -> None:
-        super().__init__(net, FULL, "TB", order=order)
-        self.stack: list[str] = []
-        self.order_of: dict[str, int] = {}
-        self.placed: list[dict[str, Any]] = []
-
-    def node(self, g: Any, ident: str, label: str, look: Any, tooltip: str, **attrs: str) -> None:
-        super().node(g, ident, label, look, tooltip, **attrs)
-        parent = self.stack[-1] if self.stack else ""
-        self.placed.append({"id": ident, "parent": parent, "fill": look.fill, "op": tooltip})
-
-    @contextmanager
-    def cluster(self, g: Any, item: Item, kind: type[Block] | None = None) -> Iterator[Any]:
-        with super().cluster(g, item, kind) as sub:
-            look = style.block_style(kind or type(item.node))
-            parent = self.stack[-1] if self.stack else ""
-            self.placed.append(
-                {"id": item.ident, "parent": parent, "fill": look.fill, "cluster": True}
-            )
-            self.stack.append(item.ident)
-            try:
-                yield sub
-            finally:
-                self.stack.pop()
+TERMINALS = (NodeKind.INPUT, NodeKind.OUTPUT)
 
 
 def _cost(params: int, macs: int) -> str:
@@ -93,40 +71,18 @@ def _label(node: Node) -> list[str]:
     return [line for line in [*lines, _cost(node.cost.params, node.cost.macs)] if line]
 
 
-def scene(model: Model, order: str = "chw") -> dict[str, Any]:
-    """Everything the page draws, as plain data."""
-    recorder = _Recorder(model, order)
-    recorder.draw()
-    by_path = {".".join(path[1:]): node for node, _d, path in walk(model.root)}
-    nodes, clusters = [], []
-    for index, placed in enumerate(recorder.placed):
-        ident = placed["id"]
-        entry: dict[str, Any] = {"id": ident, "parent": placed["parent"], "fill": placed["fill"]}
-        entry["order"] = index
-        node = by_path.get(ident) if not ident.startswith("@") else None
-        if node is not None:
-            entry["ir"] = True
-            entry["label"] = _label(node)
-            entry["info"] = _info(node, order)
-            entry["children"] = len(node.children) if isinstance(node, Block) else 0
-        elif "/" in ident:  # a join node
-            entry["label"] = [style.join_label(placed.get("op", "add"))]
-            entry["join"] = True
-        else:  # input and outputs
-            entry["label"] = [placed.get("op", ident)]
-            entry["terminal"] = True
-        (clusters if placed.get("cluster") else nodes).append(entry)
-    terminals = [entry for entry in nodes if entry.get("terminal")]
-    for entry, shape in zip(terminals, (model.input, *model.outputs), strict=True):
-        entry["label"].append(shape_text(shape, order))
-    edges = [
-        [tail, head, attrs.get("label", ""), "weight" in attrs]
-        for tail, head, attrs in recorder.pending
-    ]
+def page_data(model: Model, order: str = "chw") -> dict[str, Any]:
+    """Everything the page draws, as plain data: the network's scene at full
+    depth (every node and cluster with the cluster it sits in, in drawing
+    order) and the summary rows."""
+    scene = build(model, FULL)
+    nodes = [_node_entry(node, order) for node in scene.nodes]
+    clusters = [_cluster_entry(cluster, order) for cluster in scene.clusters]
+    edges = [[e.tail, e.head, e.label(order), e.shortcut] for e in scene.edges]
     return {
         "name": model.name,
         "title": model.title,
-        "facts": recorder.facts(),
+        "facts": facts(model, order),
         "order": order,
         "nodes": nodes,
         "clusters": clusters,
@@ -134,6 +90,35 @@ def scene(model: Model, order: str = "chw") -> dict[str, Any]:
         "rows": [_row(row, order) for row in rows(model)],
         "expanded": initial_expansion(model, nodes, clusters),
     }
+
+
+def _node_entry(node: SceneNode, order: str) -> dict[str, Any]:
+    entry = _entry(node.ident, node.parent, node.look.fill, node.order)
+    if node.kind is NodeKind.JOIN:
+        entry["label"] = [style.join_label(node.op)]
+        entry["join"] = True
+    elif node.kind in TERMINALS:
+        shape = [shape_text(node.shape, order)] if node.shape is not None else []
+        entry["label"] = [node.caption, *shape]
+        entry["terminal"] = True
+    else:  # at full depth, one IR node: a layer or a block without children
+        entry.update(_ir_entry(node.members[0], order))
+    return entry
+
+
+def _cluster_entry(cluster: Cluster, order: str) -> dict[str, Any]:
+    entry = _entry(cluster.ident, cluster.parent, cluster.look.fill, cluster.order)
+    entry.update(_ir_entry(cluster.members[0], order))
+    return entry
+
+
+def _entry(ident: str, parent: str, fill: str, order: int) -> dict[str, Any]:
+    return {"id": ident, "parent": parent, "fill": fill, "order": order}
+
+
+def _ir_entry(node: Node, order: str) -> dict[str, Any]:
+    children = len(node.children) if isinstance(node, Block) else 0
+    return {"ir": True, "label": _label(node), "info": _info(node, order), "children": children}
 
 
 def _row(row: Row, order: str) -> dict[str, Any]:
@@ -207,7 +192,7 @@ def _json_for_script(data: Any) -> str:
 
 def page(model: Model, shape_order: str = "chw") -> str:
     """The whole page as one string."""
-    data = scene(model, shape_order)
+    data = page_data(model, shape_order)
     css = (ASSETS / "page.css").read_text(encoding="utf-8")
     script = (ASSETS / "page.js").read_text(encoding="utf-8")
     title = model.name + (f" — {model.title}" if model.title else "")

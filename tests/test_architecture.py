@@ -33,7 +33,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("ir", ["ir"]),
     ("ops and blocks", ["ops", "blocks"]),
     ("elaboration", ["elaborate"]),
-    ("views", ["report", "diagram_style", "diagram", "diff", "html", "assets"]),
+    ("views", ["report", "diagram_style", "scene", "diagram", "diff", "html", "assets"]),
     ("notebook", ["notebook"]),
     ("api", ["network", "compiler", "compiler.names"]),
     ("import and cli", ["importers", "cli", "zoo", "__main__"]),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import archspec
-from archspec.html import page, scene
+from archspec.html import page, page_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser import Page, browser, chromium
@@ -73,7 +73,7 @@ def test_page_is_self_contained(tmp_path: Path) -> None:
     text = write(tmp_path, "googlenet").read_text(encoding="utf-8")
     assert not re.search(r"(src|href)=[\"']?(https?:)?//", text)  # nothing fetched
     assert "<script" in text and "<style>" in text
-    data = scene(archspec.load("googlenet").model)
+    data = page_data(archspec.load("googlenet").model)
     assert {n["id"] for n in data["nodes"]} >= {"inception_3a.branch1", "inception_3a/concat"}
 
 

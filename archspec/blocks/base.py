@@ -76,9 +76,10 @@ Endpoint = tuple[str, Shape]  # a diagram node id and the tensor leaving it
 
 
 class Pen(Protocol):
-    """The diagram, as a block's `draw` sees it. `g` is the Graphviz graph or
-    cluster to draw into; items are the children as the diagram shows them
-    (a run of identical blocks may be rolled into one item)."""
+    """The diagram's scene builder (`archspec.scene`), as a block's `draw`
+    sees it. `g` is the pen's handle on the cluster to draw into, passed on
+    as given; items are the children as the diagram shows them (a run of
+    identical blocks may be rolled into one item)."""
 
     def items(self, block: Block, path: tuple[str, ...], depth: int) -> list[Any]: ...
 
