@@ -32,6 +32,7 @@ from .expressions import parse_expression
 from .ir import Block, Layer, Model, Node, Shape, verify, walk
 from .limits import MAX_CHANNELS, MAX_SPATIAL
 from .notebook import Summary, card_html
+from .ops import JOIN_OPS
 from .parser import read_spec
 from .report import MAC_CONVENTION, Row, as_dict, rows
 from .yamlspan import decode_spec
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
     import torch
 
     from .compiler.io.weights import Catalogue, MappingReport
+
+# The joins a graph entry may name, handed to the parser (which sits below the ops).
+JOINS = tuple(sorted(JOIN_OPS))
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 
@@ -290,7 +294,9 @@ def loads(
     variant's (`{"k": 48}`; a string is read as a spec expression or word)."""
     diag = Diagnostics()
     folder = Path(base_dir) if base_dir else None
-    spec = read_spec(text, filename, diag, folder, combinators=SYNTAX, bundled=_spec_dirs())
+    spec = read_spec(
+        text, filename, diag, folder, combinators=SYNTAX, joins=JOINS, bundled=_spec_dirs()
+    )
     spec = with_overrides(spec, input, params)
     root = elaborate(spec, variant, diag, reserved=RESERVED)
     diag.raise_if_any()

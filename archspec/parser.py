@@ -53,9 +53,15 @@ BLOCK_KEYS = ("params", "inputs", "columns", "doc", "layers", "graph", "if")
 class _SpecReader:
     """Turns the YAML tree into ast nodes; records errors instead of stopping."""
 
-    def __init__(self, diagnostics: Diagnostics, combinators: Mapping[str, ast.Syntax]) -> None:
+    def __init__(
+        self,
+        diagnostics: Diagnostics,
+        combinators: Mapping[str, ast.Syntax],
+        joins: Sequence[str],
+    ) -> None:
         self.diag = diagnostics
         self.combinators = combinators
+        self.joins = joins
 
     def error(self, exc: SpecSyntaxError | SpecValueError) -> None:
         self.diag.error(exc)
@@ -262,11 +268,10 @@ class _SpecReader:
                 is_head = field_name == "head"
             elif field_name == "join":
                 join = str(value.value) if isinstance(value, YScalar) else ""
-                joins = join_names()
-                if join not in joins:
+                if join not in self.joins:
                     self.error(
                         SpecSyntaxError(
-                            f"`join` is one of {', '.join(joins)}, not `{join}`", value.span
+                            f"`join` is one of {', '.join(self.joins)}, not `{join}`", value.span
                         )
                     )
             elif field_name == "when":
@@ -383,11 +388,13 @@ def read_spec(
     base_dir: Path | None = None,
     *,
     combinators: Mapping[str, ast.Syntax],
+    joins: Sequence[str],
     bundled: Sequence[Path] = (),
 ) -> ast.Spec:
     """The spec's AST. `combinators` are the block kinds' spec keys and how
-    each is written (`archspec.blocks.SYNTAX`), handed in so that syntax does
-    not depend on the stages above it; `bundled` are the folders where
+    each is written (`archspec.blocks.SYNTAX`) and `joins` the ops a graph
+    entry's `join:` may name (the op registry's joins), handed in so that
+    syntax does not depend on the stages above it; `bundled` are the folders where
     `base: vgg_d` finds a bundled spec.
 
     `name` is the file's own `name:` (never its base's), or "" when it has
@@ -399,7 +406,7 @@ def read_spec(
         )
     own_name = root.get("name")
     root = merge_base(root, base_dir, tuple(bundled), 0)
-    reader = _SpecReader(diag, combinators)
+    reader = _SpecReader(diag, combinators, joins)
     for key, _ in root.entries:
         if str(key.value) not in TOP_KEYS:
             diag.error(
@@ -631,11 +638,3 @@ def _read_columns(node: YNode, reader: _SpecReader, labels: list[str]) -> list[a
         labels.append(label)
         out.append(ast.Param(name, None, span=key.span))
     return out
-
-
-def join_names() -> list[str]:
-    """The joins a graph entry may name, from the op registry (the one list of
-    them); imported when first needed, as the ops stage sits above syntax."""
-    from .ops import JOIN_OPS
-
-    return sorted(JOIN_OPS)

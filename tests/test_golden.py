@@ -18,7 +18,7 @@ import archspec
 from archspec.blocks import SYNTAX
 from archspec.errors import Diagnostics, Span
 from archspec.ir import Block, Layer, Node
-from archspec.network import resolve_spec_path
+from archspec.network import JOINS, resolve_spec_path
 from archspec.parser import read_spec
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "stages"
@@ -43,9 +43,8 @@ def pretty(value: object, indent: int = 0) -> str:
 
 def ast_dump(name: str) -> str:
     path = resolve_spec_path(name)
-    spec = read_spec(
-        path.read_text("utf-8"), path.name, Diagnostics(), path.parent, combinators=SYNTAX
-    )
+    text = path.read_text("utf-8")
+    spec = read_spec(text, path.name, Diagnostics(), path.parent, combinators=SYNTAX, joins=JOINS)
     return pretty(dataclasses.replace(spec, path="")) + "\n"
 
 
