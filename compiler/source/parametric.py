@@ -28,6 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
+from enum import Enum, StrEnum
 from functools import partial
 from pathlib import PurePath
 from typing import Any
@@ -36,8 +37,8 @@ from torch import nn
 
 from archspec import ast
 from archspec.blocks import Graph, Seq
-from archspec.elaborate.scope import BUILTINS, file_scope
-from archspec.errors import ArchSpecError, Diagnostics
+from archspec.elaborate.scope import BUILTINS
+from archspec.errors import ArchSpecError
 from archspec.expr import ShapeValue, evaluate
 from archspec.ir import Block
 from archspec.naming import Namespace, camel
@@ -91,9 +92,17 @@ def expr_cand(expr: ast.Expr) -> Cand:
     return Cand(lambda scope: evaluate(expr, scope), lambda gen: gen.python(expr))
 
 
-INST = "#inst"  # scope keys no spec name can take: the instance, the input channels
-INPUTS = "#inputs"
-LOOP = "#loop"
+class Key(StrEnum):
+    """An occurrence's scope entries beside the spec's names, which no spec
+    name can be (`#` starts none): the instance's number, the channels of its
+    inputs, and whether the occurrence is a copy in a loop."""
+
+    INSTANCE = "#inst"
+    INPUTS = "#inputs"
+    LOOP = "#loop"
+
+
+INST, INPUTS, LOOP = Key.INSTANCE, Key.INPUTS, Key.LOOP
 
 
 def value_exprs(node: Any) -> list[tuple[ast.Expr, str]]:
@@ -149,28 +158,10 @@ def value_exprs(node: Any) -> list[tuple[ast.Expr, str]]:
     return out
 
 
-def calls_of(node: Any, repeated: bool, out: dict, inside: set) -> None:
-    """Every `ast.Call` by its span (the IR node it made carries that span), and
-    the spans of those inside a repeat (their copies are numbered by `i`)."""
-    if isinstance(node, ast.Call):
-        out[span_key(node.span)] = node
-        if repeated:
-            inside.add(span_key(node.span))
-        return
-    if isinstance(node, tuple):
-        for sub in node:
-            calls_of(sub, repeated, out, inside)
-        return
-    if is_dataclass(node) and not isinstance(node, type):
-        for f in fields(node):
-            if f.name != "span":
-                calls_of(
-                    getattr(node, f.name), repeated or isinstance(node, ast.Repeat), out, inside
-                )
-
-
-def span_key(span: Any) -> tuple:
-    return (span.file, span.line, span.col)
+def entry(node: Any) -> tuple[str, int, int]:
+    """The spec entry that made an IR node, by where it starts: the nodes
+    one entry makes may span different lengths of it."""
+    return (node.span.file, node.span.line, node.span.col)
 
 
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
@@ -184,13 +175,24 @@ LOCAL_RESERVED = frozenset(
 # ---------------------------------------------------------------- classes
 
 
+class ParamKind(Enum):
+    """Where a generated constructor's parameter comes from."""
+
+    INPUT = "input"  # the channels of the block's `index`-th input (`in_c`)
+    SPEC = "spec"  # a parameter of the spec block (`width`)
+    CONSTANT = "constant"  # a file constant the block reads (`k`)
+    DECISION = "decision"  # a value no expression gives: each caller passes its own
+
+
 @dataclass
 class Param:
-    spec: str  # the spec's name (or "" for a synthetic one)
+    kind: ParamKind
+    spec: str  # the spec's name (SPEC, CONSTANT), else ""
     py: str
     default: str | None = None  # Python source of the default, None: required
     kwonly: bool = False
-    values: dict[int, Any] = field(default_factory=dict)  # instance → value (synthetic)
+    index: int = 0  # which input (INPUT) or decision (DECISION)
+    values: dict[int, Any] = field(default_factory=dict)  # instance → value (DECISION)
 
 
 class ClassGen:
@@ -460,7 +462,7 @@ class ClassGen:
             if all(same(param.values.get(k), v) for k, v in per.items()):
                 return param.py
         py = self.locals.fresh(name, key=("extra", name, len(self.extra)))
-        self.extra.append(Param("", py, None, values=per))
+        self.extra.append(Param(ParamKind.DECISION, "", py, index=len(self.extra), values=per))
         return py
 
     def condition(
@@ -551,18 +553,13 @@ class ModuleGen:
     def __init__(
         self,
         spec: ast.Spec,
-        roots: list[tuple[BlockPlan, str | None]],
+        roots: list[BlockPlan],
         reserved: frozenset[str],
         names: Namespace,
     ) -> None:
         self.spec = spec
         self.reserved = reserved
         self.blocks = {b.name: b for b in spec.blocks}
-        self.calls: dict[tuple, ast.Call] = {}
-        self.repeated: set[tuple] = set()
-        calls_of(spec.body, False, self.calls, self.repeated)
-        for b in spec.blocks:
-            calls_of(b.body, False, self.calls, self.repeated)
         self.math = False
         self.used: set[type] = set()
         self.classes: dict[Any, ClassGen] = {}
@@ -573,17 +570,18 @@ class ModuleGen:
         self.roots = []
         variants = dict(spec.variants)
         self.globals_: set[str] = set()
-        for root, variant in roots:
-            scope = file_scope(spec, variant, Diagnostics())
-            self.globals_ |= {k for k in scope if k not in BUILTINS}
+        for root in roots:
+            # the root's provenance: the file constants of its variant
+            constants = {**BUILTINS, **dict(root.node.bound)}
+            self.globals_ |= {name for name, _value in root.node.bound}
             top = {
-                **scope,
+                **constants,
                 "in": _shape(root.node.inputs[0]),
                 INST: len(self.roots),
                 INPUTS: [root.node.inputs[0].c],
             }
             self.roots.append((root, top))
-            self._scopes(root, top, [])
+            self._scopes(root, constants, [])
         self.variant_keys = list(dict.fromkeys(k for _v, o in variants.items() for k, _e in o))
         # the file constants whose value differs between the networks written (a family's)
         self.varying = {
@@ -600,7 +598,7 @@ class ModuleGen:
         self.forms = find_forms(
             [plan for plan, _scope in self.roots],
             lambda wanted: self.names.fresh(wanted, key=("form", wanted)),
-            lambda plan: span_key(plan.node.span),
+            lambda plan: entry(plan.node),
         )
         self.forms_used: set[str] = set()
         self.spec_named: set[str] = set()  # blocks a file constant chooses (`spec_name`)
@@ -608,50 +606,23 @@ class ModuleGen:
         self.reserved = self.reserved | {form.name for form in self.forms.values()}
 
     # ------------------------------------------------------------ instance scopes
-    def _scopes(self, plan: BlockPlan, scope: dict, stack: list[str]) -> None:
-        children = [c for c in plan.children if isinstance(c, BlockPlan)]
-        for child in children:
+    def _scopes(self, plan: BlockPlan, constants: dict, stack: list[str]) -> None:
+        """Every spec block instance below `plan`, grouped by class, with its
+        scope as the elaborator recorded it (`constants`: its network's)."""
+        for child in plan.children:
+            if not isinstance(child, BlockPlan):
+                continue
             node = child.node
-            key = span_key(node.span)
-            inner = scope
-            if key in self.repeated:
-                index = [c.node.span for c in plan.children].index(node.span)
-                inner = {**scope, "i": plan.children.index(child) - index + 1}
             if node.block:
                 if node.block in stack:
                     raise Unsupported(f"block `{node.block}` calls itself")
-                inner = self._bind(child, inner)
                 group = self.groups.setdefault(self.class_key(node), [])
-                inner = {**inner, INST: len(group)}
+                inner = {**instance_scope(node, constants), INST: len(group)}
                 group.append((child, inner))
                 self.inst_scope[id(child)] = inner
-                self._scopes(child, inner, [*stack, node.block])
+                self._scopes(child, constants, [*stack, node.block])
             else:
-                self._scopes(child, inner, stack)
-
-    def _bind(self, child: BlockPlan, caller: dict) -> dict:
-        node = child.node
-        bdef = self.blocks.get(node.block or "")
-        call = self.calls.get(span_key(node.span))
-        if bdef is None or call is None:
-            raise Unsupported(f"no call found for block `{node.block}`")
-        params = [p.name for p in bdef.params]
-        bound: dict[str, Any] = {}
-        try:
-            for param, arg in zip(params, [a for a in call.args if a.name is None], strict=False):
-                bound[param] = evaluate(arg.value, caller)
-            for arg in call.args:
-                if arg.name is not None:
-                    bound[arg.name] = evaluate(arg.value, caller)
-            top = {k: v for k, v in caller.items() if k in self.globals_ or k in BUILTINS}
-            inner = {**top, "in": _shape(node.inputs[0]), **bound}
-            for p in bdef.params:
-                if p.name not in bound and p.default is not None:
-                    inner[p.name] = evaluate(p.default, inner)
-        except ArchSpecError as exc:
-            raise Unsupported(f"cannot rebind `{node.block}`: {exc}") from None
-        inner[INPUTS] = [shape.c for shape in node.inputs]
-        return inner
+                self._scopes(child, constants, stack)
 
     def class_key(self, node: Block) -> tuple:
         key: tuple = (node.block, type(node))
@@ -670,7 +641,7 @@ class ModuleGen:
             self,
             self.names.fresh(camel(block) or "Block", key=key),
             key,
-            self.blocks[block],
+            instances[0][0].node.definition,
             instances,
         )
         self.classes[key] = gen
@@ -707,7 +678,7 @@ class ModuleGen:
         for child in plan.children:
             if isinstance(child, LayerPlan) and child.join:
                 continue
-            span = span_key(child.node.span)
+            span = entry(child.node)
             match = _NUMBERED.match(child.name)
             base, number = (match.group(1), int(match.group(2))) if match else (child.name, 0)
             chooser = self.chooser(child)
@@ -726,7 +697,7 @@ class ModuleGen:
         (a family's `unit(64)`, `unit` being `basic` or `bottleneck`)."""
         if not isinstance(plan, BlockPlan) or not plan.node.block:
             return None
-        call = self.calls.get(span_key(plan.node.span))
+        call = plan.node.call
         if call is None or not isinstance(call.head, str) or call.head == plan.node.block:
             return None
         return call.head if call.head in self.varying else None
@@ -1023,18 +994,15 @@ class ModuleGen:
         return Code(func=form.name, args=args)
 
     def own_exprs(self, plan: LayerPlan) -> list[Own]:
-        """The expressions the spec wrote in this layer's call, tagged with
-        what each gives (see `Own`)."""
-        call = self.calls.get(span_key(plan.node.span))
-        if call is None:
-            return []
-        found: list[Own] = []
-        op = REGISTRY.ops.get(plan.node.op)
-        if call.width is not None and op is not None and op.takes_width:
-            found.append(("out", call.width))  # not the flatten an `FC-1000` puts before it
-        if call.stride is not None:
-            found.append(("stride", call.stride))
-        found += [(a.name or "", a.value) for a in call.args]
+        """The expressions the spec wrote in this layer's call (the layer's
+        provenance), tagged with what each gives (see `Own`)."""
+        node = plan.node
+        op = REGISTRY.ops.get(node.op)
+        found: list[Own] = [
+            ("out" if name == "width" else name, expr)
+            for name, expr in node.written
+            if name != "width" or (op is not None and op.takes_width)
+        ]
         written = dict(found)
         kernel, dilation = written.get("kernel"), written.get("dilation")
         if kernel is not None:  # `same` padding of a kernel the spec computes (`conv{k}`)
@@ -1084,10 +1052,7 @@ class ModuleGen:
     def output_channels(self, gen: ClassGen, occs: list[tuple[dict, Any]]) -> str | None:
         """Python for the output channels of one child in every occurrence."""
         first = occs[0][1]
-        if any(
-            type(p) is not type(first) or span_key(p.node.span) != span_key(first.node.span)
-            for _s, p in occs
-        ):
+        if any(type(p) is not type(first) or entry(p.node) != entry(first.node) for _s, p in occs):
             return None
         if isinstance(first, LayerPlan):
             width = next((e for tag, e in self.own_exprs(first) if tag == "out"), None)
@@ -1114,7 +1079,7 @@ class ModuleGen:
         func, texts = self.instance_args(gen, occs, only=set(reads))
         args = []
         for name in reads:
-            param = next(p for p in classes[0].signature() if p.spec == name)
+            param = next(p for p in signature(classes[0]) if p.spec == name)
             args.append(texts.get(name, param.default or ""))
         if not all(args):
             return None
@@ -1158,13 +1123,13 @@ class ModuleGen:
     ) -> tuple[str, dict[str, str], list[tuple[str | None, Code]]]:
         keys = {self.class_key(p.node) for _s, p in occs}
         classes = [self.class_for(k) for k in sorted(keys, key=repr)]
-        sig = [(p.spec, p.default is None) for p in classes[0].signature()]
-        if any([(p.spec, p.default is None) for p in c.signature()] != sig for c in classes):
+        sig = [(p.kind, p.spec, p.default is None) for p in signature(classes[0])]
+        if any([(p.kind, p.spec, p.default is None) for p in signature(c)] != sig for c in classes):
             raise Mismatch("blocks with different parameters")
         if len(classes) == 1:
             func = classes[0].name
         else:  # the block a parameter names (a family's `unit`)
-            heads = [self.calls[span_key(p.node.span)].head for _s, p in occs]
+            heads = [p.node.call.head if p.node.call else None for _s, p in occs]
             head = heads[0]
             if not all(h == head for h in heads) or not isinstance(head, str):
                 raise Mismatch("block chosen by an expression")
@@ -1175,21 +1140,21 @@ class ModuleGen:
             func = found
         cls = classes[0]
         inner = [self.inst_scope[id(p)] for _s, p in occs]
-        calls = [self.calls[span_key(p.node.span)] for _s, p in occs]
+        given_by = [dict(p.node.given) for _s, p in occs]  # what each call wrote
         args: list[tuple[str | None, Code]] = []
         texts: dict[str, str] = {}
-        for param in cls.signature():
+        for param in signature(cls):
             if only is not None and param.spec not in only:
                 continue
             own: list[Own] = []
             role = reads = None
-            if param.spec.startswith("#in"):
+            if param.kind is ParamKind.INPUT:
                 role = "in"
-                index = int(param.spec[3:])
+                index = param.index
                 items = [(s, i[INPUTS][index]) for (s, _p), i in zip(occs, inner, strict=True)]
                 if index == 0:
                     reads = partial(self.input_channels, gen, occs)
-            elif param.spec.startswith("#extra"):
+            elif param.kind is ParamKind.DECISION:
                 if len(classes) > 1:
                     raise Mismatch("a family's blocks with decisions")
                 # an instance that never reads it (a child it lacks) passes any value
@@ -1200,7 +1165,7 @@ class ModuleGen:
                 ]
             else:
                 items = [(s, i[param.spec]) for (s, _p), i in zip(occs, inner, strict=True)]
-                given = [_given(call, cls.bdef, param.spec) for call in calls]
+                given = [written.get(param.spec) for written in given_by]
                 if param.spec in gen.module.globals_ and not (
                     cls.bdef and param.spec in [p.name for p in cls.bdef.params]
                 ):
@@ -1214,7 +1179,8 @@ class ModuleGen:
                 ):
                     continue
             text = gen.value(items, own, f"{occs[0][1].name}_{param.py}", role, reads=reads)
-            texts[param.spec] = text
+            if param.spec:
+                texts[param.spec] = text
             if param.default is None and not param.kwonly:
                 args.append((None, Code(text)))
             elif text != param.default:
@@ -1252,17 +1218,6 @@ def members_name(items: list) -> str:
     return items[0][1][0].name
 
 
-def _given(call: ast.Call, bdef: ast.BlockDef | None, name: str) -> ast.Expr | None:
-    if bdef is None:
-        return None
-    params = [p.name for p in bdef.params]
-    positional = [a for a in call.args if a.name is None]
-    for param, arg in zip(params, positional, strict=False):
-        if param == name:
-            return arg.value
-    return next((a.value for a in call.args if a.name == name), None)
-
-
 def fingerprint(plan: Plan) -> tuple:
     if isinstance(plan, LayerPlan):
         return ("layer", tuple((p.name, p.cls) for p in plan.parts))
@@ -1277,10 +1232,20 @@ def _shape(shape: Any) -> ShapeValue:
     return ShapeValue(shape.c, shape.h, shape.w)
 
 
-def _signature(self: ClassGen) -> list[Param]:
-    """The constructor's parameters: input channels, the spec's, the file
+def instance_scope(node: Block, constants: dict) -> dict:
+    """The scope a spec block instance's body saw, from the IR's provenance:
+    the file constants, `in`, every parameter's value; and its inputs' channels."""
+    if node.definition is None:
+        raise Unsupported(f"block `{node.block}` has no recorded definition")
+    inner = {**constants, "in": _shape(node.inputs[0]), **dict(node.bound)}
+    inner[INPUTS] = [shape.c for shape in node.inputs]
+    return inner
+
+
+def signature(self: ClassGen) -> list[Param]:
+    """A class's constructor parameters: input channels, the spec's, the file
     constants it reads, then the decisions its callers pass."""
-    out = [Param(f"#in{k}", py) for k, py in sorted(self.input_params.items())]
+    out = [Param(ParamKind.INPUT, "", py, index=k) for k, py in sorted(self.input_params.items())]
     if self.bdef is not None:
         values = [scope for _plan, scope in self.instances]
         for p in self.bdef.params:
@@ -1291,7 +1256,7 @@ def _signature(self: ClassGen) -> list[Param]:
                 if not isinstance(default_value, list):
                     default = literal(default_value)
                 del vals
-            out.append(Param(p.name, self.spec_params[p.name], default))
+            out.append(Param(ParamKind.SPEC, p.name, self.spec_params[p.name], default))
         required_after = False
         for p in reversed(out):
             if p.default is None:
@@ -1303,17 +1268,14 @@ def _signature(self: ClassGen) -> list[Param]:
         default = None
         if all(same(v, vals[0]) for v in vals) and not isinstance(vals[0], list):
             default = literal(vals[0])
-        out.append(Param(name, py, default))
+        out.append(Param(ParamKind.CONSTANT, name, py, default))
     for k, extra in enumerate(self.extra):
-        out.append(Param(f"#extra{k}", extra.py, None, values=extra.values))
+        out.append(Param(ParamKind.DECISION, "", extra.py, index=k, values=extra.values))
     seen_default = False
     for p in out:  # after a default, the rest are keyword-only
         p.kwonly = seen_default
         seen_default = seen_default or p.default is not None
     return out
-
-
-ClassGen.signature = _signature  # type: ignore[attr-defined]
 
 
 def _constant(expr: ast.Expr) -> bool:
@@ -1322,7 +1284,6 @@ def _constant(expr: ast.Expr) -> bool:
     )
 
 
-MODULE_LIBRARY = (layers.Sequential,)
 __all__ = ["ClassGen", "Code", "ModuleGen", "Unsupported", "nn", "render"]
 
 
@@ -1359,10 +1320,10 @@ def write_module(nets: list[Any], family: bool = False) -> str:
         plan = make_plan(net.root)
         if not isinstance(plan, BlockPlan):
             raise Unsupported("the network is one layer")
-        roots.append((plan, net.variant))
+        roots.append(plan)
     try:
         mod = ModuleGen(spec, roots, frozenset(MODULE_NAMES | {"math"} | set(factory_names)), names)
-        root_node = roots[0][0].node
+        root_node = roots[0].node
         gen = ClassGen(mod, net_name, ("network",), None, [(p, s) for p, s in mod.roots])
         if family:
             keys = [k for k in mod.variant_keys if k in mod.varying]
@@ -1394,7 +1355,7 @@ def write_module(nets: list[Any], family: bool = False) -> str:
         doc = f"{title}: the network of every variant ({', '.join(factory_names)})."
     else:
         doc = f"{title} ({first.params:,} parameters, {first.macs:,} MACs)."
-    classes.append(network_lines(gen, roots[0][0], forward_source, docstring(doc, 4)))
+    classes.append(network_lines(gen, roots[0], forward_source, docstring(doc, 4)))
     factories = []
     for net, fname, (_plan, scope) in zip(nets, factory_names, mod.roots, strict=False):
         args = []
@@ -1450,10 +1411,10 @@ def variant_annotation(gen: ClassGen, key: str) -> str:
 
 def signature_lines(gen: ClassGen) -> list[str]:
     params = ["self"]
-    for p in gen.signature():
-        if p.spec.startswith("#in"):
-            values = [s[INPUTS][int(p.spec[3:])] for _plan, s in gen.instances]
-        elif p.spec.startswith("#extra"):
+    for p in signature(gen):
+        if p.kind is ParamKind.INPUT:
+            values = [s[INPUTS][p.index] for _plan, s in gen.instances]
+        elif p.kind is ParamKind.DECISION:
             values = list(p.values.values())
         elif gen.bdef is None:
             values = []
