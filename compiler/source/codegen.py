@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import inspect
 import keyword
-import math
 import textwrap
 from dataclasses import dataclass
 from functools import cache
@@ -35,6 +34,8 @@ from archspec.naming import Namespace, camel
 from ..torch import layers
 from ..torch.forms import JOINS, part_class, takes_a_list
 from ..torch.plan import BlockPlan, CompileError, LayerPlan, Plan, make_plan
+from .pysource import NotExpressible
+from .pysource import literal as plain_literal
 
 if TYPE_CHECKING:
     from archspec.ir import Model
@@ -92,17 +93,12 @@ def safe_text(text: Any) -> str:
 
 
 def literal(value: Any) -> str:
-    """A Part argument as Python source; only plain literals are accepted."""
-    if value is None or isinstance(value, bool | int | str):
-        return repr(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise CompileError(f"cannot write the number {value} as a literal")
-        return repr(value)
-    if isinstance(value, tuple):
-        items = ", ".join(literal(v) for v in value)
-        return f"({items},)" if len(value) == 1 else f"({items})"
-    raise CompileError(f"cannot write {type(value).__name__} value as a literal")
+    """A Part argument as Python source, written as the parametric form writes
+    its values (`pysource.literal`: plain literals only)."""
+    try:
+        return plain_literal(value)
+    except NotExpressible as exc:
+        raise CompileError(str(exc)) from None
 
 
 def wrapped(head: str, value: Any, suffix: str) -> list[str]:
