@@ -15,7 +15,7 @@ from archspec.ir import Block
 from archspec.naming import Namespace
 
 from ...torch.plan import BlockPlan
-from ..pysource import NotExpressible, literal, to_python, uses_math, walk
+from ..pysource import NotExpressible, literal, to_python, walk
 from .values import (
     INPUTS,
     INST,
@@ -161,10 +161,7 @@ class ClassGen:
         return None
 
     def python(self, expr: ast.Expr) -> str:
-        text = to_python(expr, self.resolve)
-        if uses_math(expr):
-            self.module.math = True
-        return text
+        return to_python(expr, self.resolve)
 
     def input_param(self, index: int) -> str:
         if self.bdef is None:

@@ -55,7 +55,6 @@ class ModuleGen(LayerCode, ChannelFlow):
         self.spec = spec
         self.reserved = reserved
         self.blocks = {b.name: b for b in spec.blocks}
-        self.math = False
         self.used: set[type] = set()
         self.classes: dict[Any, ClassGen] = {}
         self.order: list[ClassGen] = []

@@ -3,6 +3,7 @@ family) a factory per variant."""
 
 from __future__ import annotations
 
+import ast as pyast
 import inspect
 import re
 from pathlib import PurePath
@@ -128,10 +129,23 @@ def write_module(nets: list[Any], family: bool = False) -> str:
         spec=where,
         usage=usage,
         output_doc=output_doc,
-        math=mod.math,
+        math=reads_math([*classes, *factories]),
         library=library,
         classes=classes,
         factories=factories,
+    )
+
+
+def reads_math(blocks: list[list[str]]) -> bool:
+    """Whether the written code calls `math` (`math.floor(theta * in_c)`), so
+    the file imports it: read from the code itself, not recorded while
+    expressions were only being tried."""
+    tree = pyast.parse("\n".join(line for block in blocks for line in block))
+    return any(
+        isinstance(node, pyast.Attribute)
+        and isinstance(node.value, pyast.Name)
+        and node.value.id == "math"
+        for node in pyast.walk(tree)
     )
 
 
