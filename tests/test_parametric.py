@@ -1,4 +1,4 @@
-"""The parametric generated source (compiler/source/parametric.py): what its classes
+"""The parametric generated source (compiler/source/parametric/): what its classes
 and functions say must be true of the network at any size, not only at the
 instances the spec has, and every bundled spec and family gets that form.
 

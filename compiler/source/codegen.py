@@ -51,7 +51,7 @@ MODULE_NAMES = frozenset({"OrderedDict", "torch", "nn", "init_weights", "mean_of
 
 def generate_source(net: Model, unrolled: bool = False) -> str:
     """The standalone source for `net` (what `archspec compile` writes): one
-    class per spec block with loops (`compiler/source/parametric.py`), or with
+    class per spec block with loops (`compiler/source/parametric/`), or with
     `unrolled` every module spelled out with its spec line. A network the
     parametric writer says it cannot express (`Unsupported`, decided from the
     IR alone, never by running its output) is written unrolled."""
