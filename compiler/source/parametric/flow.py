@@ -4,6 +4,7 @@ instance's call with its arguments (a mixin of `ModuleGen`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -28,6 +29,19 @@ from .values import (
 )
 
 
+@dataclass(frozen=True)
+class Reading:
+    """The channels a child reads, as Python, and what that text relies on:
+    the classes whose `out_channels` formula it calls and those whose `out_c`
+    attribute it reads. Finding a reading changes nothing; the classes learn
+    that they must write the formula or attribute only once the text is used
+    (an alternative tried and dropped leaves no `out_channels` behind)."""
+
+    text: str
+    formulas: tuple[ClassGen, ...] = ()
+    attributes: tuple[ClassGen, ...] = ()
+
+
 class ChannelFlow:
     """How `ModuleGen` writes the channels a child reads and a block call."""
 
@@ -37,28 +51,41 @@ class ChannelFlow:
         first copy reads what precedes the loop and the others the copy
         before (`64 if i == 1 else unit.out_channels(64)`). None: unknown."""
         try:
-            if not any(LOOP in scope for scope, _p in occs):
-                return self._reads(gen, occs)
-            first = [(scope, p) for scope, p in occs if scope["i"] == 1]
-            later = [(scope, p) for scope, p in occs if scope["i"] != 1]
-            a = self._reads(gen, first) if first else None
-            b = self._reads(gen, later) if later else a
-            if a is None or b is None:
-                return None
-            return a if a == b else f"{a} if i == 1 else {b}"
+            found = self._loop_reads(gen, occs)
         except (Mismatch, NotExpressible):
             return None
+        if found is None:
+            return None
+        for cls in found.formulas:
+            cls.formula_used = True
+        for cls in found.attributes:
+            cls.out_c_used = True
+        return found.text
 
-    def _reads(self, gen: ClassGen, occs: list[tuple[dict, Plan]]) -> str | None:
+    def _loop_reads(self, gen: ClassGen, occs: list[tuple[dict, Plan]]) -> Reading | None:
+        if not any(LOOP in scope for scope, _p in occs):
+            return self._reads(gen, occs)
+        first = [(scope, p) for scope, p in occs if scope["i"] == 1]
+        later = [(scope, p) for scope, p in occs if scope["i"] != 1]
+        a = self._reads(gen, first) if first else None
+        b = self._reads(gen, later) if later else a
+        if a is None or b is None:
+            return None
+        if a.text == b.text:
+            return a
+        text = f"{a.text} if i == 1 else {b.text}"
+        return Reading(text, a.formulas + b.formulas, a.attributes + b.attributes)
+
+    def _reads(self, gen: ClassGen, occs: list[tuple[dict, Plan]]) -> Reading | None:
         sources = [self.sources.get(id(p), UNKNOWN) for _s, p in occs]
         if all(src is PARENT_INPUT for src in sources):
             parents = [self.parents.get(id(p)) for _s, p in occs]
             mine = {id(plan) for plan, _scope in gen.instances}
             if all(parent is not None and id(parent) in mine for parent in parents):
                 if gen.bdef is not None:
-                    return gen.input_param(0)
+                    return Reading(gen.input_param(0))
                 channels = {p.node.inputs[0].c for _s, p in occs}  # the network's input
-                return literal(channels.pop()) if len(channels) == 1 else None
+                return Reading(literal(channels.pop())) if len(channels) == 1 else None
             if any(parent is None or id(parent) in mine for parent in parents):
                 return None
             return self._reads(gen, [(s, q) for (s, _p), q in zip(occs, parents, strict=True)])
@@ -66,7 +93,7 @@ class ChannelFlow:
             return None
         return self.output_channels(gen, [(s, q) for (s, _p), q in zip(occs, sources, strict=True)])
 
-    def output_channels(self, gen: ClassGen, occs: list[tuple[dict, Any]]) -> str | None:
+    def output_channels(self, gen: ClassGen, occs: list[tuple[dict, Any]]) -> Reading | None:
         """Python for the output channels of one child in every occurrence."""
         first = occs[0][1]
         if any(type(p) is not type(first) or entry(p.node) != entry(first.node) for _s, p in occs):
@@ -74,7 +101,8 @@ class ChannelFlow:
         if isinstance(first, LayerPlan):
             width = next((e for tag, e in self.own_exprs(first) if tag == "out"), None)
             if width is not None:
-                return gen.try_cand(expr_cand(width), [(s, p.node.output.c) for s, p in occs])
+                text = gen.try_cand(expr_cand(width), [(s, p.node.output.c) for s, p in occs])
+                return Reading(text) if text is not None else None
             if all(passes_channels(p) for _s, p in occs):
                 return self._reads(gen, occs)
             return None
@@ -84,7 +112,7 @@ class ChannelFlow:
             return self.output_channels(gen, [(s, p.children[-1]) for s, p in occs])
         return None
 
-    def formula_call(self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]]) -> str | None:
+    def formula_call(self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]]) -> Reading | None:
         """`Bottleneck.out_channels(width)` for block instances, where every
         class involved has an output formula that does not read its input."""
         keys = sorted({self.class_key(p.node) for _s, p in occs}, key=repr)
@@ -100,13 +128,11 @@ class ChannelFlow:
             args.append(texts.get(name, param.default or ""))
         if not all(args):
             return None
-        for cls in classes:
-            cls.formula_used = True
-        return f"{func}.out_channels({', '.join(args)})"
+        return Reading(f"{func}.out_channels({', '.join(args)})", formulas=tuple(classes))
 
     def out_c_attribute(
         self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]], classes: list[ClassGen]
-    ) -> str | None:
+    ) -> Reading | None:
         """`self.dense_block_1.out_c`: the channels a child of this class
         (built by a statement before) records, where its output depends on
         its input, as torchvision's DenseNet counts `num_features`."""
@@ -120,8 +146,7 @@ class ChannelFlow:
             or classes[0].input_formula() is None
         ):
             return None
-        classes[0].out_c_used = True
-        return f"self.{names.pop()}.out_c"
+        return Reading(f"self.{names.pop()}.out_c", attributes=(classes[0],))
 
     def instance(self, gen: ClassGen, occs: list[tuple[dict, BlockPlan]]) -> Code:
         """A call of a spec block's class with its arguments."""
