@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, ClassVar
 
+from . import ast
 from .errors import UNKNOWN_SPAN, ArchSpecError, Span
+
+# Where a node came from in the spec, kept beside it (like its span) and left
+# out of equality and repr, so IR dumps and comparisons ignore it; backends
+# that write the spec's blocks back as code read it instead of re-elaborating.
+Written = tuple[tuple[str, ast.Expr], ...]  # a name → the expression the spec wrote
+Bound = tuple[tuple[str, Any], ...]  # a name → its value
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +156,11 @@ class Layer:
     field: Field
     notation: str
     span: Span = dataclass_field(default=UNKNOWN_SPAN, compare=False, repr=False)
+    # Provenance: the expressions the call wrote by the option each gives
+    # (`conv1-{4*width}`: `width` → `4*width`; `/stride` → `stride`), and the
+    # 1-based copy of the repeat (`x3`, `times:`) that made it, None outside one.
+    written: Written = dataclass_field(default=(), compare=False, repr=False)
+    index: int | None = dataclass_field(default=None, compare=False, repr=False)
 
     @property
     def outputs(self) -> tuple[Shape, ...]:
@@ -179,6 +191,16 @@ class Block:
     args: str = ""  # the call's arguments as written in the notation (`64, 2`)
     row: str | None = None  # a paper-table row's label (`3a` of `inception 3a: […]`)
     span: Span = dataclass_field(default=UNKNOWN_SPAN, compare=False, repr=False)
+    # Provenance of a spec block's instance: its definition, the call that
+    # made it, every parameter's value (defaults included) and the expression
+    # the call wrote for each parameter it passes; for the network's root,
+    # `bound` holds the file constants of the chosen variant. `index` as for
+    # a `Layer`.
+    definition: ast.BlockDef | None = dataclass_field(default=None, compare=False, repr=False)
+    call: ast.Call | None = dataclass_field(default=None, compare=False, repr=False)
+    bound: Bound = dataclass_field(default=(), compare=False, repr=False)
+    given: Written = dataclass_field(default=(), compare=False, repr=False)
+    index: int | None = dataclass_field(default=None, compare=False, repr=False)
 
     # Declared by each kind (see archspec/blocks/): the spec key that writes
     # it and a one-line description for docs and generated code.
@@ -293,6 +315,10 @@ def _problems(node: Node) -> list[str]:
     names = [child.name for child in node.children]
     if len(names) != len(set(names)):
         found.append(f"duplicate child names {names}")
+    if node.definition is not None and [k for k, _v in node.bound] != [
+        p.name for p in node.definition.params
+    ]:
+        found.append("its bound values are not its definition's parameters")
     total = sum((child.cost for child in node.children), node.own)
     if (total.params, total.macs) != (node.cost.params, node.cost.macs):
         found.append("params or MACs do not add up")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -280,3 +281,39 @@ def test_alias_bombs_are_refused() -> None:
     text = "\n".join(lines) + "\nname: b\ninput: 3x8x8\nlayers: *a6\n"
     with pytest.raises(archspec.ArchSpecError, match="more than"):
         archspec.loads(text)
+
+
+def test_the_ir_records_what_the_spec_wrote() -> None:
+    """Provenance: a block instance keeps its definition, call, every
+    parameter's value and the expressions passed; a layer the expressions of
+    its options; a repeat's copies their index; the root the file constants.
+    None of it takes part in equality."""
+    spec = """name: prov
+input: 3x32x32
+params: {base: 8}
+blocks:
+  unit:
+    params: [width, stride=1]
+    layers: conv3/{stride}-{2*width}, dropout {0.1 * width}
+layers:
+  - unit(base) x2
+  - unit(width=base, stride=2)
+"""
+    net = archspec.loads(spec, "prov.yaml")
+    root = net.root
+    assert root.bound == (("base", 8),)
+    first, second, third = root.children
+    assert first.definition is not None and first.definition.name == "unit"
+    assert first.bound == (("width", 8), ("stride", 1))
+    assert [(name, type(expr).__name__) for name, expr in first.given] == [("width", "Str")]
+    assert (first.index, second.index, third.index) == (1, 2, None)
+    assert third.bound == (("width", 8), ("stride", 2))
+    assert [name for name, _expr in third.given] == ["width", "stride"]
+    assert third.call is not None and third.call.head == "unit"
+    conv, drop = third.children
+    assert dict(conv.written)["width"] == ast.BinOp("*", ast.Num(2), ast.Var("width"))
+    assert isinstance(dict(conv.written)["stride"], ast.Var)
+    assert [name for name, _expr in drop.written] == ["p"]
+    assert replace(conv, written=(), index=7) == conv
+    assert repr(replace(conv, written=())) == repr(conv)
+    verify(root)

@@ -1,4 +1,4 @@
-"""The parametric generated source (compiler/source/parametric.py): what its classes
+"""The parametric generated source (compiler/source/parametric/): what its classes
 and functions say must be true of the network at any size, not only at the
 instances the spec has, and every bundled spec and family gets that form.
 
@@ -18,12 +18,17 @@ import torch
 from torch import nn
 
 import archspec
+from archspec.compiler.source.codegen import network_class
 from archspec.compiler.source.layerforms import slot_roles
-from archspec.compiler.source.parametric import loop_stop, write_module
+from archspec.compiler.source.parametric import loop_stop, module_names, write_module
+from archspec.compiler.torch import layers
+from archspec.compiler.torch.builder import build_module
 from archspec.compiler.torch.plan import LayerPlan, make_plan
+from archspec.ir import Model
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = [path.stem for path in archspec.bundled_specs()]
+FAMILIES = ["_resnet", "_densenet", "_resnet_cifar", "_resnext", "_resnet_tv", "_shufflenet_v2"]
 
 
 def import_text(text: str, folder: Path, stem: str) -> ModuleType:
@@ -40,11 +45,62 @@ def convs(module: nn.Module) -> list[nn.Conv2d]:
     return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
 
 
+def module_tree(module: nn.Module) -> list[tuple[str, str, str]]:
+    """Every submodule below the root, with its kind and settings (the root is
+    the network class in one backend and a `Sequential` or `GraphModule` in
+    the other)."""
+    return [(name, module_kind(m), m.extra_repr()) for name, m in module.named_modules()][1:]
+
+
+OURS = {*layers.COMBINATORS, *layers.PART_CLASSES}
+
+
+def module_kind(module: nn.Module) -> str:
+    """What a module is, whichever backend made it: the first torch.nn class
+    or class of ours in its MRO. A generated `Bottleneck(Residual)` is a
+    `Residual`; a graph block is a plain module in both (a generated `Graph`
+    subclass, an `fx.GraphModule`)."""
+    for cls in type(module).__mro__:
+        if cls.__name__ in OURS:
+            return "Module" if cls.__name__ == "Graph" else cls.__name__
+        if cls.__module__.startswith("torch.nn"):
+            return cls.__name__
+    return "?"
+
+
+def assert_builds_the_same_tree(text: str, model: Model, constructor: str) -> None:
+    """The generated module's `constructor()` builds the builder's module tree:
+    the same names, in the same order, of the same kinds with the same
+    settings (the check `compile` once ran on its own output; the writer now
+    decides from the IR alone, and this proves it decided right)."""
+    namespace: dict = {"__name__": "parametric_check"}
+    with torch.device("meta"):
+        exec(compile(text, f"<{constructor}>", "exec"), namespace)
+        twin = namespace[constructor]()
+        built = build_module(model)
+    assert module_tree(twin) == module_tree(built), constructor
+
+
 def test_every_bundled_spec_gets_the_parametric_form() -> None:
-    """No spec falls back to the unrolled form (MobileNetV3's blocks used to)."""
+    """No spec falls back to the unrolled form (MobileNetV3's blocks used to),
+    and every generated class builds exactly the builder's tree."""
     for name in SPECS:
         net = archspec.load(name)
-        assert net.source() == write_module([net.model]), name
+        text = write_module([net.model])
+        assert net.source() == text, name
+        assert_builds_the_same_tree(text, net.model, network_class(net.model))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_factory_builds_its_variant(family: str) -> None:
+    """A family module's factories build each variant's tree exactly."""
+    path = ROOT / "specs" / f"{family}.yaml"
+    net = archspec.load(path)
+    text = net.source(family=True)
+    models = [archspec.load(path, variant=variant).model for variant in net.family()]
+    _names, _cls, factories = module_names(models, family=True)
+    for model, factory in zip(models, factories, strict=True):
+        assert_builds_the_same_tree(text, model, factory)
 
 
 def test_a_number_that_only_matches_is_not_a_parameter(tmp_path: Path) -> None:
@@ -139,6 +195,22 @@ def test_densenet_family_counts_channels_as_it_goes() -> None:
     assert "        self.transition_1 = Transition(self.dense_block_1.out_c)\n" in text
     assert "        self.out_c = in_c + n * k\n" in text
     assert "    return Densenet(blocks=[6, 12, 24, 16], k=32)\n" in text
+
+
+def test_compile_never_runs_what_it_writes() -> None:
+    """The writer decides from the IR alone: writing ResNet-50's source builds
+    no module (building one initialises weights, which pulls in
+    `torch._dynamo`: 2.3 s of a 2.8 s compile when the output was run to
+    check it)."""
+    script = (
+        "import sys, archspec\n"
+        "text = archspec.load('resnet50').source()\n"
+        "assert 'class Bottleneck(Residual)' in text\n"
+        "print(sorted(m for m in sys.modules if m.startswith('torch._dynamo')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_a_family_that_is_not_one_module_says_why(tmp_path: Path) -> None:

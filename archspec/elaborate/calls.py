@@ -133,8 +133,19 @@ def block_call(
     args = ", ".join(_show(bound.get(p.name, inner.get(p.name))) for p in bdef.params)
     row = _row_label(call)
     notation = f"{bdef.name} ({row})" if row else f"{bdef.name}({args})"
-    called = replace(node, block=bdef.name, notation=notation, args=args, row=row, span=call.span)
+    called = replace(
+        node, block=bdef.name, notation=notation, args=args, row=row, span=call.span,
+        definition=bdef, call=call, bound=tuple((p.name, inner[p.name]) for p in bdef.params),
+        given=given_args(call, bdef),
+    )  # fmt: skip
     return called, flow
+
+
+def given_args(call: ast.Call, bdef: ast.BlockDef) -> tuple[tuple[str, ast.Expr], ...]:
+    """The expression the call wrote for each parameter it passes, by name."""
+    positional = [a.value for a in call.args if a.name is None]
+    named = [(a.name, a.value) for a in call.args if a.name is not None]
+    return (*zip((p.name for p in bdef.params), positional, strict=False), *named)
 
 
 def _inner_scope(

@@ -213,8 +213,8 @@ def _multi_input_call(
         body = body.items[0]
     op = _multi_input_op(elab, body, len(flows))
     if op is not None and isinstance(body, ast.Call):  # `from: [y, ref], layers: upsample`
-        geometry, values = elab.layers.values(op[0], op[1], body, scope)
-        return elab.layer(op[0], values, geometry, flows, name, body.span)
+        geometry, values, written = elab.layers.values(op[0], op[1], body, scope)
+        return elab.layer(op[0], values, geometry, flows, name, body.span, written)
     bdef = (
         elab.blocks.get(body.head)
         if isinstance(body, ast.Call) and isinstance(body.head, str)

@@ -9,7 +9,7 @@ from typing import Any
 from .. import ast
 from ..blocks import Flow
 from ..errors import Diagnostics, ShapeError, Span, SpecValueError
-from ..ir import Attrs, Cost, Field, Layer, Shape
+from ..ir import Attrs, Cost, Field, Layer, Shape, Written
 from ..limits import MAX_CHANNELS, MAX_LAYERS, MAX_SPATIAL
 from ..ops import Geometry, Op, ShapeRuleError
 from .scope import Scope, option_value, unknown_option
@@ -42,9 +42,11 @@ class LayerMaker:
 
     def values(
         self, op: Op, kernel: tuple[int, int] | None, call: ast.Call, scope: Scope
-    ) -> tuple[Geometry, dict[str, Any]]:
-        """What the call gives the op: the geometry around its name and its
-        options (defaults first, then positional values, flags and keywords)."""
+    ) -> tuple[Geometry, dict[str, Any], Written]:
+        """What the call gives the op: the geometry around its name, its
+        options (defaults first, then positional values, flags and keywords)
+        and the expressions the call wrote for them, by option (`width` for
+        `-w`, `stride` for `/s`), which the layer keeps as its provenance."""
         if kernel is not None and not op.takes_kernel:
             raise SpecValueError(f"`{op.name}` takes no kernel size", call.span)
         if call.width is not None and not op.takes_width:
@@ -54,6 +56,11 @@ class LayerMaker:
         stride = as_checked_int(call.stride, scope, "a stride") if call.stride is not None else None
         width = as_checked_int(call.width, scope, "a width") if call.width is not None else None
         values = dict(self.defaults.get(op.name, {}))
+        written: list[tuple[str, ast.Expr]] = []
+        if call.width is not None:
+            written.append(("width", call.width))
+        if call.stride is not None:
+            written.append(("stride", call.stride))
         slots = list(op.positional)
         for arg in call.args:
             value = option_value(arg.value, scope)
@@ -62,6 +69,7 @@ class LayerMaker:
                     key, flag_value = op.flags[value]
                     values[key] = flag_value
                 elif slots:
+                    written.append((slots[0], arg.value))
                     values[slots.pop(0)] = value
                 else:
                     raise SpecValueError(
@@ -72,13 +80,14 @@ class LayerMaker:
             elif arg.name not in op.options:
                 raise unknown_option(op, arg)
             else:
+                written.append((arg.name, arg.value))
                 values[arg.name] = value
-        return Geometry(kernel, stride, width), values
+        return Geometry(kernel, stride, width), values, tuple(written)
 
     def check(self, op: Op, kernel: tuple[int, int] | None, call: ast.Call, scope: Scope) -> None:
         """Without an input shape (after an error upstream): the call's options
         are still checked, and whatever the op can tell without its input."""
-        geometry, values = self.values(op, kernel, call, scope)
+        geometry, values, _written = self.values(op, kernel, call, scope)
         try:
             op.configure(geometry, values)
         except SpecValueError as exc:
@@ -92,6 +101,7 @@ class LayerMaker:
         flows: list[Flow],
         name: str,
         span: Span,
+        written: Written = (),
     ) -> tuple[Layer, Flow]:
         self.count += 1
         if self.count > MAX_LAYERS:
@@ -105,7 +115,7 @@ class LayerMaker:
         field = Field(seen.size + (kernel - 1) * seen.jump, seen.jump * stride)
         node = Layer(
             name, op.name, applied.attrs, inputs, applied.out, applied.cost, field,
-            applied.notation, span,
+            applied.notation, span, written,
         )  # fmt: skip
         return node, Flow(applied.out, field)
 

@@ -26,13 +26,13 @@ from ..errors import (
     SpecValueError,
 )
 from ..expr import ShapeValue, evaluate
-from ..ir import Attrs, Block, Cost, Field, Layer, Node, Shape
+from ..ir import Attrs, Block, Cost, Field, Layer, Node, Shape, Written
 from ..limits import MAX_ITERATIONS, MAX_LAYERS
 from ..naming import Namespace, python_name
 from ..ops import REGISTRY, Geometry, Op
 from . import calls, graphs
 from .layers import LayerMaker
-from .scope import Scope, file_scope, network_name, op_defaults
+from .scope import BUILTINS, Scope, file_scope, network_name, op_defaults
 from .values import as_checked_int
 
 Made = list[tuple[Node, Flow | None]]
@@ -80,7 +80,10 @@ class Elaborator:
         scope = {**self.globals, "in": ShapeValue(shape.c, shape.h, shape.w)}
         flow = Flow(shape, Field())
         result = self.sequence(self.spec.body.items, {"x": flow}, scope, name, self.spec.body.span)
-        return result[0] if result else None
+        if result is None:
+            return None
+        constants = tuple((k, v) for k, v in self.globals.items() if k not in BUILTINS)
+        return replace(result[0], bound=constants)
 
     # ------------------------------------------------------------ what block rules use
     def eval(self, expr: ast.Expr, scope: Scope) -> Any:
@@ -97,8 +100,9 @@ class Elaborator:
         flows: list[Flow],
         name: str,
         span: Span,
+        written: Written = (),
     ) -> tuple[Layer, Flow]:
-        return self.layers.layer(op, values, geometry, flows, name, span)
+        return self.layers.layer(op, values, geometry, flows, name, span, written)
 
     def namespace(self, items: Sequence[ast.Node], avoid: Sequence[str] = ()) -> Namespace:
         labels = {python_name(label) for label in map(_label, items) if label}
@@ -204,7 +208,7 @@ class Elaborator:
                 )
             # `i` is the copy's 1-based index: `drop_path {0.5 * i / 54}` x54
             made = self._expand(item.body, flow, {**scope, "i": index}, names)
-            out += made
+            out += [(_copy(node, index), made_flow) for node, made_flow in made]
             flow = made[-1][1] if made else flow
         return out
 
@@ -272,8 +276,8 @@ class Elaborator:
             out.append(made)
             flow = made[1]
         name = self.name_for(call.label, op.name, names, call.span)
-        geometry, values = self.layers.values(op, kernel, call, scope)
-        out.append(self.layer(op, values, geometry, [flow], name, call.span))
+        geometry, values, written = self.layers.values(op, kernel, call, scope)
+        out.append(self.layer(op, values, geometry, [flow], name, call.span, written))
         return out
 
 
@@ -285,6 +289,14 @@ def _label(item: ast.Node) -> str | None:
     if isinstance(item, ast.Tap):
         return item.name
     return getattr(item, "label", None)
+
+
+def _copy(node: Node, index: int) -> Node:
+    """`node` as the `index`-th copy of a repeat; a copy inside a nested
+    repeat keeps the innermost index, the `i` its expressions saw."""
+    if node is BROKEN or node.index is not None:
+        return node
+    return replace(node, index=index)
 
 
 def _one(made: tuple[Node, Flow] | None) -> Made:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import inspect
 import keyword
-import math
 import textwrap
 from dataclasses import dataclass
 from functools import cache
@@ -27,8 +26,6 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import jinja2
-import torch
-from torch import nn
 
 from archspec.blocks import Graph, Seq
 from archspec.ir import Block, Node
@@ -37,6 +34,8 @@ from archspec.naming import Namespace, camel
 from ..torch import layers
 from ..torch.forms import JOINS, part_class, takes_a_list
 from ..torch.plan import BlockPlan, CompileError, LayerPlan, Plan, make_plan
+from .pysource import NotExpressible
+from .pysource import literal as plain_literal
 
 if TYPE_CHECKING:
     from archspec.ir import Model
@@ -52,18 +51,17 @@ MODULE_NAMES = frozenset({"OrderedDict", "torch", "nn", "init_weights", "mean_of
 
 def generate_source(net: Model, unrolled: bool = False) -> str:
     """The standalone source for `net` (what `archspec compile` writes): one
-    class per spec block with loops (`compiler/source/parametric.py`), or with
+    class per spec block with loops (`compiler/source/parametric/`), or with
     `unrolled` every module spelled out with its spec line. A network the
-    parametric form cannot express is written unrolled."""
+    parametric writer says it cannot express (`Unsupported`, decided from the
+    IR alone, never by running its output) is written unrolled."""
     if not unrolled:
         from .parametric import Unsupported, write_module
 
         try:
-            text = write_module([net])
+            return write_module([net])
         except Unsupported:
-            text = None
-        if text is not None and builds_the_same_tree(text, net):
-            return text
+            pass
     return Generator(net).render()
 
 
@@ -72,74 +70,19 @@ def network_class(net: Model) -> str:
     return Namespace(MODULE_NAMES).fresh(camel(net.name) or "Network")
 
 
-def builds_the_same_tree(text: str, net: Model, constructor: str | None = None) -> bool:
-    """Whether the parametric source builds the module tree the builder builds:
-    the same module names, in the same order, of the same types with the same
-    settings. The parametric writer infers a block's conditions from its
-    instances; where that inference is wrong, this catches it and the caller
-    writes the unrolled form. Both are built on the meta device, which
-    allocates nothing; the text is our own output (identifiers checked,
-    literals written by `repr`), executed as a user importing it would.
-    `constructor`: the factory to call (a family module's `resnet50`)."""
-    from ..torch.builder import build_module
-
-    namespace: dict[str, Any] = {"__name__": "archspec_generated"}
-    try:
-        code = compile(text, "<generated>", "exec")
-        with torch.device("meta"):
-            exec(code, namespace)
-            twin = namespace[constructor or network_class(net)]()
-            built = build_module(net)
-    except Exception:  # any failure means: do not trust the parametric form
-        return False
-    return _tree(twin) == _tree(built)
-
-
-def _tree(module: nn.Module) -> list[tuple[str, str, str]]:
-    """Every submodule below the root (the root is the network class in one
-    backend and a `Sequential` or `GraphModule` in the other)."""
-    return [(name, _kind(m), m.extra_repr()) for name, m in module.named_modules()][1:]
-
-
-# Our module classes by name (the generated file carries copies of them).
-_OURS = {*layers.COMBINATORS, *layers.PART_CLASSES}
-
-
-def _kind(module: nn.Module) -> str:
-    """What a module is, whichever backend made it: the first torch.nn class
-    or class of ours in its MRO. A generated `Bottleneck(Residual)` is a
-    `Residual`; a graph block is a plain module in both (a generated `Graph`
-    subclass, an `fx.GraphModule`)."""
-    for cls in type(module).__mro__:
-        if cls.__name__ in _OURS:
-            return "Module" if cls.__name__ == "Graph" else cls.__name__
-        if cls.__module__.startswith("torch.nn"):
-            return cls.__name__
-    return "?"
-
-
 def generate_family(nets: list[Model]) -> str:
     """One module for every variant of a family file: the network class, its
     blocks' classes and a factory per variant (`resnet50()`)."""
-    from .parametric import Unsupported, module_names, write_module
+    from .parametric import Unsupported, write_module
 
     try:
-        text = write_module(nets, family=True)
+        return write_module(nets, family=True)
     except Unsupported as exc:
         raise CompileError(
             f"cannot write one module for this family ({exc.message}); "
             "compile each variant on its own instead",
             nets[0].root.span,
         ) from None
-    _names, _cls, factories = module_names(nets, family=True)
-    for net, factory in zip(nets, factories, strict=True):
-        if not builds_the_same_tree(text, net, factory):
-            raise CompileError(
-                f"cannot write one module for this family: its `{factory}()` would not build "
-                f"`{net.name}` exactly; compile each variant on its own instead",
-                net.root.span,
-            )
-    return text
 
 
 def safe_text(text: Any) -> str:
@@ -150,17 +93,12 @@ def safe_text(text: Any) -> str:
 
 
 def literal(value: Any) -> str:
-    """A Part argument as Python source; only plain literals are accepted."""
-    if value is None or isinstance(value, bool | int | str):
-        return repr(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise CompileError(f"cannot write the number {value} as a literal")
-        return repr(value)
-    if isinstance(value, tuple):
-        items = ", ".join(literal(v) for v in value)
-        return f"({items},)" if len(value) == 1 else f"({items})"
-    raise CompileError(f"cannot write {type(value).__name__} value as a literal")
+    """A Part argument as Python source, written as the parametric form writes
+    its values (`pysource.literal`: plain literals only)."""
+    try:
+        return plain_literal(value)
+    except NotExpressible as exc:
+        raise CompileError(str(exc)) from None
 
 
 def wrapped(head: str, value: Any, suffix: str) -> list[str]:

@@ -74,10 +74,6 @@ def negated(expr: ast.Expr) -> ast.Expr:
     return ast.UnaryOp("not", expr, expr.span)
 
 
-def uses_math(expr: ast.Expr) -> bool:
-    return any(isinstance(e, ast.Func) and e.name in ("floor", "ceil") for e in walk(expr))
-
-
 def walk(expr: ast.Expr) -> list[ast.Expr]:
     out = [expr]
     match expr:
