@@ -82,12 +82,42 @@ def test_a_stage_pulls_in_only_what_is_below_it(module: str) -> None:
     assert above == [], f"{module} (stage {STAGES[mine][0]}) imports {above}"
 
 
+def package_modules() -> dict[str, Path]:
+    """Every module of the installed package, the torch backend included
+    (`compiler/` is `archspec.compiler`), by dotted name."""
+    found: dict[str, Path] = {}
+    for folder, package in (
+        (ROOT / "archspec", "archspec"),
+        (ROOT / "compiler", "archspec.compiler"),
+    ):
+        for path in sorted(folder.rglob("*.py")):
+            rel = path.relative_to(folder).with_suffix("")
+            if package == "archspec" and rel.parts[0] == "compiler":
+                continue  # the link to compiler/, walked as its own folder
+            found[".".join((package, *rel.parts)).removesuffix(".__init__")] = path
+    return found
+
+
+def _type_checking_only(tree: ast.Module) -> set[int]:
+    """ids of the nodes under `if TYPE_CHECKING:`, which never run."""
+    return {
+        id(sub)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for sub in ast.walk(node)
+    }
+
+
 def _imports(path: Path, package: str) -> set[str]:
-    """Modules of archspec a file imports at its top level (not under
-    TYPE_CHECKING, not inside functions)."""
+    """Modules of archspec a file imports anywhere it runs: at its top level and
+    inside functions (an import deferred to call time is still an edge), but
+    not under TYPE_CHECKING."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = _type_checking_only(tree)
     out: set[str] = set()
-    for node in tree.body:
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -102,22 +132,18 @@ def _imports(path: Path, package: str) -> set[str]:
 
 
 def test_import_graph_has_no_cycles() -> None:
-    modules = {m: m for m in core_modules()}
-    files = {
-        m: (ROOT / "compiler" / "names.py")
-        if m == "archspec.compiler.names"
-        else (ROOT / Path(*m.split("."))).with_suffix(".py")
-        if (ROOT / Path(*m.split("."))).with_suffix(".py").is_file()
-        else ROOT / Path(*m.split(".")) / "__init__.py"
-        for m in modules
-    }
+    """The whole package, the torch backend included, and imports deferred into
+    functions too: a cycle hidden by a lazy import is still a cycle."""
+    files = package_modules()
     graph = {}
     for module, path in files.items():
         package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
         imported = _imports(path, package)
         # a submodule's own packages are initialised before it; no edge back
         graph[module] = {
-            m for m in imported if m in modules and not (module + ".").startswith(m + ".")
+            m
+            for m in imported
+            if m in files and m != module and not (module + ".").startswith(m + ".")
         }
     state: dict[str, int] = {}
 
@@ -132,6 +158,25 @@ def test_import_graph_has_no_cycles() -> None:
 
     for module in sorted(graph):
         visit(module, [])
+
+
+MAX_MODULE_LINES = 700
+MAX_CLASS_LINES = 300
+
+
+@pytest.mark.parametrize("module", sorted(package_modules()))
+def test_no_module_over_700_lines_and_no_class_over_300(module: str) -> None:
+    path = package_modules()[module]
+    text = path.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= MAX_MODULE_LINES, f"{path}: split it by job"
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.ClassDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > MAX_CLASS_LINES
+    ]
+    assert long == [], f"{path}: {', '.join(long)}"
 
 
 # ---------------------------------------------------------------- block kinds

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 import archspec
-from archspec.compiler.source.codegen import network_class
+from archspec.compiler.source.emit import network_class
 from archspec.compiler.source.layerforms import slot_roles
 from archspec.compiler.source.parametric import loop_stop, module_names, write_module
 from archspec.compiler.torch import layers

@@ -20,6 +20,7 @@ from .activations import (
     ACTIVATIONS,
     ActForm,
     Activation,
+    ActOption,
     act_params,
     act_part,
     act_parts_of,
@@ -45,7 +46,6 @@ from .geometry import spatial
 from .joins import JOIN_OPS, Join, concat_shape
 from .norm import BatchNorm, GroupNorm, LayerNorm, LayerScale, LocalResponseNorm
 from .options import (
-    ActOption,
     BoolOption,
     Choice,
     FloatOption,

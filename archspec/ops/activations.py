@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import SpecValueError, did_you_mean
 from ..ir import Shape
@@ -258,3 +258,16 @@ def _activation_op(act: str) -> type[Activation]:
 
 
 ACTIVATION_OPS: dict[str, type[Activation]] = {act: _activation_op(act) for act in ACTIVATIONS}
+
+
+# The `act=` option of conv / fc / subsample: it checks its value as an activation.
+@dataclass(frozen=True, slots=True)
+class ActOption(Option):
+    """An activation, `relu` or `leaky_relu(0.1)`, in its canonical text."""
+
+    default: Any = "none"
+
+    kind: ClassVar[str] = "act"
+
+    def checked(self, key: str, value: Any) -> Any:
+        return activation(value)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from ..errors import SpecValueError
 from ..ir import Shape
-from .activations import act_params, act_part
+from .activations import ActOption, act_params, act_part
 from .base import IN, OUT, Geometry, Op, Part, ShapeRuleError, Style
 from .geometry import (
     coverage_warnings,
@@ -21,7 +21,6 @@ from .geometry import (
 )
 from .norm import bn_part
 from .options import (
-    ActOption,
     BoolOption,
     Choice,
     FloatOption,

@@ -95,20 +95,6 @@ class Choice(Option):
 
 
 @dataclass(frozen=True, slots=True)
-class ActOption(Option):
-    """An activation, `relu` or `leaky_relu(0.1)`, in its canonical text."""
-
-    default: Any = "none"
-
-    kind: ClassVar[str] = "act"
-
-    def checked(self, key: str, value: Any) -> Any:
-        from .activations import activation  # activations build on these options
-
-        return activation(value)
-
-
-@dataclass(frozen=True, slots=True)
 class Ints(Option):
     """A size, one number or [h, w]."""
 

@@ -21,32 +21,32 @@ import inspect
 import keyword
 import textwrap
 from dataclasses import dataclass
-from functools import cache
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
-
-import jinja2
 
 from archspec.blocks import Graph, Seq
 from archspec.ir import Block, Node
 from archspec.naming import Namespace, camel
 
 from ..torch import layers
-from ..torch.forms import JOINS, part_class, takes_a_list
+from ..torch.forms import part_class
 from ..torch.plan import BlockPlan, CompileError, LayerPlan, Plan, make_plan
-from .pysource import NotExpressible
-from .pysource import literal as plain_literal
+from .emit import (
+    LINE,
+    MODULE_NAMES,
+    docstring,
+    forward_source,
+    literal,
+    network_class,
+    safe_text,
+    template,
+    wrapped,
+)
+from .parametric import Unsupported, write_module
 
 if TYPE_CHECKING:
     from archspec.ir import Model
     from archspec.ops import Part
-
-LINE = 99  # the longest line we write (the repo's ruff limit is 100)
-
-# Names every generated file defines at module level.
-MODULE_NAMES = frozenset({"OrderedDict", "torch", "nn", "init_weights", "mean_of",
-                          *(cls.__name__ for cls in layers.COMBINATORS.values()),
-                          *layers.PART_CLASSES})  # fmt: skip
 
 
 def generate_source(net: Model, unrolled: bool = False) -> str:
@@ -56,8 +56,6 @@ def generate_source(net: Model, unrolled: bool = False) -> str:
     parametric writer says it cannot express (`Unsupported`, decided from the
     IR alone, never by running its output) is written unrolled."""
     if not unrolled:
-        from .parametric import Unsupported, write_module
-
         try:
             return write_module([net])
         except Unsupported:
@@ -65,16 +63,9 @@ def generate_source(net: Model, unrolled: bool = False) -> str:
     return Generator(net).render()
 
 
-def network_class(net: Model) -> str:
-    """The generated network class's name (`googlenet_aux` → `GooglenetAux`)."""
-    return Namespace(MODULE_NAMES).fresh(camel(net.name) or "Network")
-
-
 def generate_family(nets: list[Model]) -> str:
     """One module for every variant of a family file: the network class, its
     blocks' classes and a factory per variant (`resnet50()`)."""
-    from .parametric import Unsupported, write_module
-
     try:
         return write_module(nets, family=True)
     except Unsupported as exc:
@@ -83,42 +74,6 @@ def generate_family(nets: list[Model]) -> str:
             "compile each variant on its own instead",
             nets[0].root.span,
         ) from None
-
-
-def safe_text(text: Any) -> str:
-    """Spec text fit for a comment or docstring: one line, printable, and no
-    quote or backslash that could end a string or start an escape."""
-    clean = "".join(ch if ch.isprintable() else " " for ch in str(text))
-    return " ".join(clean.replace("\\", "/").replace('"', "'").split())
-
-
-def literal(value: Any) -> str:
-    """A Part argument as Python source, written as the parametric form writes
-    its values (`pysource.literal`: plain literals only)."""
-    try:
-        return plain_literal(value)
-    except NotExpressible as exc:
-        raise CompileError(str(exc)) from None
-
-
-def wrapped(head: str, value: Any, suffix: str) -> list[str]:
-    """`head` + the literal + `suffix`, a long tuple split one item per line."""
-    line = f"{head}{literal(value)}{suffix}"
-    if len(line) <= LINE or not isinstance(value, tuple) or not value:
-        return [line]
-    pad = " " * (len(head) - len(head.lstrip()))
-    lines = [f"{head}("]
-    for item in value:
-        lines += wrapped(pad + "    ", item, ",")
-    return [*lines, f"{pad}){suffix}"]
-
-
-def docstring(text: str, indent: int) -> list[str]:
-    pad = " " * indent
-    lines = textwrap.wrap(text, LINE - indent - 6) or [""]
-    if len(lines) == 1:
-        return [f'{pad}"""{lines[0]}"""']
-    return [f'{pad}"""{lines[0]}', *(pad + line for line in lines[1:]), f'{pad}"""']
 
 
 @dataclass
@@ -174,7 +129,7 @@ class Generator:
                     if cls in self.used]  # fmt: skip
         library.append(inspect.getsource(layers.init_weights).rstrip())
         doc = docstring(f"{title} ({self.net.params:,} parameters, {self.net.macs:,} MACs).", 4)
-        text = _template().render(
+        text = template("module.py.j2").render(
             title=title, spec=spec, cls=self.cls, base=base, output_doc=output_doc,
             library=library, helpers=list(self.helpers.values()), doc=doc, init=init,
             params=params, returns=returns, forward=forward,
@@ -287,54 +242,3 @@ class Generator:
     # ---------------------------------------------------------------- forward
     def forward(self, plan: BlockPlan) -> tuple[str, str, list[str]]:
         return forward_source(plan)
-
-
-def forward_source(plan: BlockPlan) -> tuple[str, str, list[str]]:
-    """(parameters, return annotation, body) of a seq or graph forward."""
-    local = Namespace({"self", "torch", "nn"})
-    node = plan.node
-    if not isinstance(node, Graph):
-        lines = [f"        x = self.{child.name}(x)" for child in plan.children]
-        return "x: torch.Tensor", "torch.Tensor", [*lines, "        return x"]
-    params = ", ".join(f"{local.fresh(t)}: torch.Tensor" for t in node.input_names)
-    joins = {c.name: c.join for c in plan.children if isinstance(c, LayerPlan) and c.join}
-    layer_names = {c.name for c in plan.children if isinstance(c, LayerPlan)}
-    lines = []
-    for name, sources in node.wires:
-        args = [local.fresh(s) for s in sources]
-        target = local.fresh(name)
-        join = joins.get(name)
-        if join:
-            lines += [f"        {line}" for line in JOINS[join].statements(target, args)]
-        else:
-            call = module_call(name, args, name in layer_names)
-            lines.append(f"        {target} = {call}")
-    outs = [local.fresh(o) for o in node.output_names]
-    returns = "torch.Tensor"
-    if len(outs) > 1:
-        returns = f"tuple[{', '.join([returns] * len(outs))}]"
-    return params, returns, [*lines, f"        return {', '.join(outs)}"]
-
-
-def module_call(name: str, args: list[str], layer: bool) -> str:
-    """A child called on graph tensors; a layer joining several (MeanJoin)
-    takes them as one list, a block one argument per input."""
-    inner = ", ".join(args)
-    return f"self.{name}([{inner}])" if takes_a_list(layer, len(args)) else f"self.{name}({inner})"
-
-
-def _template() -> jinja2.Template:
-    return _template_named("module.py.j2")
-
-
-@cache
-def _template_named(name: str) -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("archspec.compiler.source", "templates"),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,  # Python source, not HTML; every value is escaped by us
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template(name)

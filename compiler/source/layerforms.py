@@ -13,9 +13,8 @@ every use of it in the file, each argument of each module is a *slot*:
   value most uses have as their default;
 * slots that are one quantity are one parameter: the conv's output channels
   and the BN's features are both the layer's output width. Which slots carry
-  the layer's input or output channels is asked of the op's own part rule,
-  by building the parts again for eight times the channels and seeing which
-  values follow (`slot_roles`), never guessed from equal numbers.
+  the layer's input or output channels is declared by the op on each part
+  (`Part.channels`, read by `slot_roles`), never guessed from equal numbers.
 
 The function returns the same `Sequential` of the same modules under the same
 names as the builder, so state_dict keys do not change.
@@ -25,7 +24,7 @@ from __future__ import annotations
 
 import inspect
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from archspec.errors import ArchSpecError
@@ -39,10 +38,6 @@ from .pysource import literal
 # (part index, positional index or keyword): one argument of one module
 SlotKey = tuple[int, int | str]
 
-# Channels are multiplied by this to see which slots follow them: a multiple
-# keeps every divisibility rule (groups) of the op intact.
-PROBE = 8
-
 
 def pattern_of(plan: LayerPlan) -> tuple:
     return tuple((p.name, p.cls, p.library) for p in plan.parts)
@@ -50,42 +45,8 @@ def pattern_of(plan: LayerPlan) -> tuple:
 
 def slot_roles(plan: LayerPlan) -> dict[SlotKey, str]:
     """Which slots are the layer's input channels ("in") or its output
-    channels ("out"), from the op's part rule run again with the channels
-    scaled; {} where the rule cannot be rerun that way."""
-    node = plan.node
-    op = REGISTRY.ops.get(node.op)
-    if op is None or not node.inputs:
-        return {}
-    attrs = node.attrs.as_dict()
-    first, *rest = node.inputs
-    wider_out = (
-        {**attrs, "out": attrs["out"] * PROBE} if isinstance(attrs.get("out"), int) else attrs
-    )
-    try:
-        wide_in = op.parts(attrs, [replace(first, c=first.c * PROBE), *rest], node.output)
-        wide_out = op.parts(
-            wider_out, list(node.inputs), replace(node.output, c=node.output.c * PROBE)
-        )
-    except (ArchSpecError, ValueError, TypeError, KeyError, ZeroDivisionError):
-        return {}
-    roles: dict[SlotKey, str] = {}
-    for role, probed in (("out", wide_out), ("in", wide_in)):  # "in" wins a tie
-        if len(probed) != len(plan.parts):
-            continue
-        for k, (part, wide) in enumerate(zip(plan.parts, probed, strict=True)):
-            for key, value in _slots(part).items():
-                if _scaled(value, _slots(wide).get(key)):
-                    roles[(k, key)] = role
-    return roles
-
-
-def _scaled(value: Any, probed: Any) -> bool:
-    return (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        and value > 0
-        and probed == value * PROBE
-    )
+    channels ("out"), as each part declares them (`Part.channels`)."""
+    return {(k, slot): role for k, part in enumerate(plan.parts) for slot, role in part.channels}
 
 
 def _slots(part: Part) -> dict[int | str, Any]:

@@ -63,7 +63,8 @@ def inference_source(net: Model) -> str:
     it needs) and `inference_model(state_dict=None)`, which builds the network
     class, loads the weights given and folds it (`archspec compile --inference`).
     The codegen is not touched: the section is appended text."""
-    from ..source.codegen import generate_source, network_class
+    from ..source.codegen import generate_source
+    from ..source.emit import network_class
 
     cls = network_class(net)
     return (

@@ -15,6 +15,7 @@ from archspec.naming import Namespace, camel
 from ...torch import layers
 from ...torch.plan import BlockPlan
 from ..codetree import LINE, Code, render
+from ..emit import MODULE_NAMES, docstring, forward_source, safe_text, template
 from ..layerforms import (
     definition,
 )
@@ -34,7 +35,6 @@ from .values import (
 
 def module_names(nets: list[Any], family: bool) -> tuple[Namespace, str, list[str]]:
     """The file's namespace, its network class and (`family`) its factories."""
-    from ..codegen import MODULE_NAMES
 
     spec = nets[0].spec
     names = Namespace(MODULE_NAMES | {"math"})
@@ -50,7 +50,6 @@ def write_module(nets: list[Any], family: bool = False) -> str:
     a family file: the network class takes the variant's values and a
     factory per variant passes them."""
     from ...torch.plan import make_plan
-    from ..codegen import MODULE_NAMES, _template_named, docstring, forward_source, safe_text
 
     first = nets[0]
     spec = first.spec
@@ -124,7 +123,7 @@ def write_module(nets: list[Any], family: bool = False) -> str:
     if len(first.outputs) > 1:
         output_doc.append("forward returns a tuple: the main output first, then the side heads.")
     usage = f"`{factory_names[0]}()` (one factory per variant)" if family else f"`{net_name}()`"
-    return _template_named("parametric.py.j2").render(
+    return template("parametric.py.j2").render(
         title=title,
         spec=where,
         usage=usage,
@@ -194,7 +193,6 @@ def signature_lines(gen: ClassGen) -> list[str]:
 
 
 def class_lines(gen: ClassGen, forward_source: Any, docstring: Any, where: str) -> list[str]:
-    from ..codegen import safe_text
 
     node = gen.node
     base = layers.COMBINATORS[node.TORCH].__name__
