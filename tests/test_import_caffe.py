@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from spelling import written_and_spelt
 
 import archspec
 from archspec.importers.command import import_source
@@ -192,3 +193,19 @@ def test_resnet50_is_the_bundled_spec_plus_conv1_bias(imported) -> None:
 def test_squeezenet1_0_keeps_the_padded_final_conv(imported) -> None:
     _text, net = imported["squeezenet1_0"]
     assert net.find("conv10.conv1").output.as_list() == [1000, 15, 15]
+
+
+@pytest.mark.parametrize("key", ["alexnet", "caffenet"])  # unfolded: every layer written out
+def test_each_layer_is_written_as_its_op_spells_it(imported, key: str) -> None:
+    text, _net = imported[key]
+    seen = written_and_spelt(text)
+    assert [written for _l, written, _s in seen] == [spelt for _l, _w, spelt in seen]
+    assert {layer.op for layer, _w, _s in seen} == {
+        "conv",
+        "lrn",
+        "maxpool",
+        "fc",
+        "dropout",
+        "softmax",
+    }
+    assert len(seen) == 16

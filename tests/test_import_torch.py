@@ -10,6 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from spelling import written_and_spelt  # noqa: E402
+
 import archspec  # noqa: E402
 
 SHIM = Path(__file__).resolve().parents[2] / "shared" / "reference" / "torchvision_shim.py"
@@ -93,6 +95,41 @@ def test_vgg16_bn() -> None:
 @pytest.mark.slow
 def test_inception_v3() -> None:
     _check("inception_v3", 299, aux_logits=False, init_weights=True)
+
+
+def test_each_layer_is_written_as_its_op_spells_it() -> None:
+    """Every imported layer is its op's spelling under the chosen defaults:
+    paddings that `same` or `valid` give written so, others as their sizes,
+    pool rounding as a flag, a dropout's rate after its name."""
+    nn = torch.nn
+
+    def conv(cin: int, cout: int, *args, eps: float = 1e-5, **kwargs) -> list:
+        return [nn.Conv2d(cin, cout, *args, **kwargs), nn.BatchNorm2d(cout, eps=eps), nn.ReLU()]
+
+    net = nn.Sequential(
+        *conv(3, 16, 3, padding=1), *conv(16, 16, 3, padding=1, eps=1e-3),
+        nn.Conv2d(16, 16, 3), nn.Tanh(),  # valid under a `same` default, no BN
+        *conv(16, 16, (1, 7), padding=(0, 3)), *conv(16, 16, 3, padding=(2, 1), bias=False),
+        *conv(16, 16, 3, padding=2, dilation=2, groups=4, bias=False),
+        *conv(16, 16, 5, padding=1), *conv(16, 16, 2, padding=1), *conv(16, 16, 2),
+        nn.MaxPool2d(3, 2, 1, ceil_mode=True),
+        nn.ConvTranspose2d(16, 8, 3, stride=2, padding=1, output_padding=1),
+        nn.AvgPool2d(3, 1, 1, count_include_pad=False), nn.LocalResponseNorm(3, k=1.0),
+        nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 1, bias=False),  # pre-activation
+        nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.3), nn.Linear(8 * 16 * 15, 32, bias=False),
+        nn.Dropout(), nn.Linear(32, 10), nn.Softmax(1),
+    )  # fmt: skip
+    text = archspec.from_module(net.eval(), (3, 32, 32), "spelt")
+    seen = written_and_spelt(text)
+    written = [w for _l, w, _s in seen]
+    assert written == [spelt for _l, _w, spelt in seen]
+    assert len(seen) == 21
+    for expected in ("conv3-16 (pad=valid, bn=false, act=tanh)", "conv3-16 (pad=[2, 1])",
+                     "conv2-16 (pad=1, bias=true)", "conv2-16 (pad=valid, bias=true)",
+                     "conv3-16 (bias=true, eps=0.001)", "maxpool3/2 (pad=1)", "maxpool2/2 (floor)",
+                     "deconv3/2-8 (pad=same, output_padding=1)", "LRN (size=3, k=1.0)",
+                     "conv1-8 (order=pre)", "dropout 0.3", "FC-32 (bias=false)"):  # fmt: skip
+        assert expected in written, (expected, text)
 
 
 def test_unsupported_module_is_named() -> None:

@@ -131,15 +131,44 @@ def test_spell_reads_back_to_the_same_attributes() -> None:
 
 
 def test_spell_writes_options_in_the_grammar() -> None:
-    conv = REGISTRY.ops["conv"]
     net = archspec.loads(
         "name: t\ninput: 3x32x32\nlayers:\n"
         "  - conv3x5/2-64 (pad=[1, 2], groups=1, bn=true, act=leaky_relu(0.2), eps=0.001)\n"
+        "  - conv3-64 (pad=[2, 1]), conv2-64 (pad=1), conv3-64 (pad=valid)\n"
     )
-    (layer, _), *_ = layers(net.root)
-    assert conv.spell(layer.attrs.as_dict()) == (
-        "conv3x5/2-64 (bn=true, act=leaky_relu(0.2), eps=0.001, pad=[1, 2])"
+    spelt = [REGISTRY.ops[layer.op].spell(layer.attrs.as_dict()) for layer, _ in layers(net.root)]
+    # a padding that `same` gives is written so; any other one as its sizes
+    assert spelt == [
+        "conv3x5/2-64 (pad=same, bn=true, act=leaky_relu(0.2), eps=0.001)",
+        "conv3-64 (pad=[2, 1])",
+        "conv2-64 (pad=1)",
+        "conv3-64",
+    ]
+
+
+def test_spell_leaves_out_the_files_defaults_and_writes_numbers_through_num() -> None:
+    net = archspec.loads(
+        "name: t\ninput: 3x32x32\ndefaults:\n  conv: {pad: same, bn: true, act: relu}\n"
+        "layers:\n  - conv3-64, conv3/2-64 (pad=valid, act=none), maxpool3/2 (ceil), FC-10\n"
     )
+    defaults = {"pad": "same", "bn": True, "act": "relu"}
+    conv, valid, pool, fc = [layer for layer, _ in layers(net.root) if layer.op != "flatten"]
+    spell = REGISTRY.ops["conv"].spell
+    assert spell(conv.attrs.as_dict(), defaults) == "conv3-64"
+    assert spell(valid.attrs.as_dict(), defaults) == "conv3/2-64 (pad=valid, act=none)"
+    assert spell(conv.attrs.as_dict()) == "conv3-64 (pad=same, bn=true, act=relu)"
+    numbered: list[tuple[int, str]] = []
+
+    def num(value: int, key: str) -> str:
+        numbered.append((value, key))
+        return f"{{{key}}}"
+
+    # a symbolic stride is written even at 1 (it may become a block parameter)
+    assert spell(conv.attrs.as_dict(), defaults, num) == "conv3/{stride}-{out}"
+    assert numbered == [(64, "out"), (1, "stride")]  # widths first
+    assert REGISTRY.ops["maxpool"].spell(pool.attrs.as_dict(), {"round": "ceil"}) == "maxpool3/2"
+    assert REGISTRY.ops["maxpool"].spell(pool.attrs.as_dict()) == "maxpool3/2 (ceil)"
+    assert REGISTRY.ops["fc"].spell(fc.attrs.as_dict(), {}, num) == "FC-{out}"
 
 
 def test_an_op_class_with_a_name_registers_itself() -> None:

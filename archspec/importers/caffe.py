@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ShapeError, Span, SpecNameError, SpecSyntaxError, SpecValueError
-from .graph import Graph, ImportError_
+from .graph import Graph, ImportError_, configured
 from .prototxt import Entry, Message, decode, parse
 
 SUPPORTED = (
@@ -171,7 +171,7 @@ class CaffeReader:
             raise ImportError_(f"Scale `{layer.name}` needs `bias_term: true`", layer.type_span)
         eps, _bn = self.pending_bn.pop(nid)
         node = self.graph.nodes[nid]
-        node.op, node.attrs = "bn", {"eps": eps}
+        node.op, node.attrs = "bn", configured("bn", {"eps": eps}, layer.span, layer.name)
         return nid
 
 
@@ -224,9 +224,8 @@ def _conv(reader: CaffeReader, layer: _Layer, inputs: list[int]) -> Result:
     if out <= 0 or groups <= 0 or c % groups or out % groups:
         raise SpecValueError(f"`{layer.name}`: num_output {out} and group {groups} do not fit "
                              f"{c} input channels", layer.type_span)  # fmt: skip
-    attrs = {"out": out, "kernel": kernel, "stride": stride[0], "padding": pad,
-             "dilation": dil[0], "groups": groups, "bias": _flag(p, "bias_term", True),
-             "act": None, "bn": False}  # fmt: skip
+    attrs = {"out": out, "kernel": kernel, "stride": stride[0], "pad": pad,
+             "dilation": dil[0], "groups": groups, "bias": _flag(p, "bias_term", True)}  # fmt: skip
     s, d = stride[0], dil[0]
     if layer.type == "Deconvolution":
         size = [
@@ -262,7 +261,8 @@ def _pool(reader: CaffeReader, layer: _Layer, inputs: list[int]) -> Result:
     size = [
         _pool_size(n, k, stride[0], q, ceil) for n, k, q in zip((h, w), kernel, pad, strict=True)
     ]
-    attrs = {"kernel": kernel, "stride": stride[0], "padding": pad, "ceil": ceil}
+    rounding = "ceil" if ceil else "floor"
+    attrs = {"kernel": kernel, "stride": stride[0], "pad": pad, "round": rounding}
     return ("maxpool" if kind == "MAX" else "avgpool"), attrs, (c, *size)
 
 
@@ -282,7 +282,7 @@ def _fc(reader: CaffeReader, layer: _Layer, inputs: list[int]) -> Result:
     out = int(p.get("num_output", 0))  # type: ignore[arg-type]
     if out <= 0:
         raise SpecValueError(f"`{layer.name}` needs a positive `num_output`", layer.type_span)
-    return "fc", {"out": out, "bias": _flag(p, "bias_term", True), "act": None}, (out,)
+    return "fc", {"out": out, "bias": _flag(p, "bias_term", True)}, (out,)
 
 
 def _same(op: str, attrs: Callable[[_Layer], dict[str, Any]] | None = None):

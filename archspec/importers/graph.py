@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ArchSpecError, Span
+from ..errors import ArchSpecError, Span, SpecValueError
 from ..ir import Shape
-from ..ops import ACTIVATIONS, REGISTRY
+from ..ops import ACTIVATIONS, REGISTRY, Geometry
 
 INPUT = "input"  # the op of the graph's input node, the one node that is no layer
 # Activations that become the `act=` option of the layer before them. Softmax
@@ -31,9 +31,23 @@ class Unstructured(Exception):
     """The graph is not series-parallel here; carries a message for the user."""
 
 
+def configured(op: str, values: dict[str, Any], span: Span | None = None,
+               name: str = "") -> dict[str, Any]:  # fmt: skip
+    """The attributes of a layer whose source says `values` (spec options:
+    `pad`, `round`, …), configured by its op, so that the op's `spell` writes
+    it back; the graph's own nodes (`input`, Caffe's pending `bn_stats`) keep
+    theirs as given."""
+    if op not in REGISTRY.ops:
+        return dict(values)
+    try:
+        return REGISTRY.ops[op].configure(Geometry(), values)
+    except SpecValueError as exc:
+        raise SpecValueError(f"`{name}`: {exc.message}" if name else exc.message, span) from None
+
+
 @dataclass
 class GNode:
-    """One layer of the imported graph: an archspec op with its attributes.
+    """One layer of the imported graph: an archspec op with its configured attributes.
 
     `shape` is the output as the *source* computes it (C×H×W or C), so the
     spec written later can be checked against it; `hint` is a class name that
@@ -59,8 +73,10 @@ class Graph:
 
     def add(self, name: str, op: str, attrs: dict[str, Any], inputs: list[int], shape,
             span: Span | None = None, hint: str = "") -> int:  # fmt: skip
+        """A node for the layer whose source gives the option values `attrs`."""
         nid = len(self.nodes) and max(self.nodes) + 1
-        self.nodes[nid] = GNode(nid, name, op, dict(attrs), list(inputs), tuple(shape), span, hint)
+        attrs = configured(op, attrs, span, name)
+        self.nodes[nid] = GNode(nid, name, op, attrs, list(inputs), tuple(shape), span, hint)
         return nid
 
     def consumers(self) -> dict[int, list[int]]:
@@ -93,14 +109,11 @@ def graph_costs(graph: Graph) -> tuple[int, int]:
 
 def _node_cost(graph: Graph, node: GNode) -> tuple[int, int]:
     op = REGISTRY.ops[node.op]
-    # The source gives the attributes it has; the rest are the op's defaults
-    # (a conv not yet fused has no `order`, a Caffe deconv no `output_padding`).
-    attrs = {key: option.default for key, option in op.options.items()} | node.attrs
     # An FC reads its input flattened, as the spec's implicit flatten before it does.
     flat = op.name == "fc"
     inputs = [_shape(graph.nodes[i].shape, flat) for i in node.inputs]
     out = _shape(node.shape, False)
-    return op.params(attrs, inputs, out), op.macs(attrs, inputs, out)
+    return op.params(node.attrs, inputs, out), op.macs(node.attrs, inputs, out)
 
 
 def _shape(dims: tuple[int, ...], flat: bool) -> Shape:

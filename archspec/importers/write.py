@@ -15,10 +15,11 @@ from itertools import chain, pairwise
 
 from ..errors import Span
 from ..ops import REGISTRY
+from .defaults import choose_defaults, defaults_yaml
 from .fold import BlockDef, Unit, fill, find_units, parameterise, template
 from .graph import GNode, Graph, ImportError_, Unstructured, fuse, graph_costs
 from .names import common_prefix, identifier, shared_start, snake, stem
-from .render import Renderer, choose_defaults, dump, render_node
+from .render import Renderer, dump, spell_node
 from .structure import Item, Region, structure
 
 WEIGHTED = ("conv", "deconv", "fc")  # the layers that name units and get names of their own
@@ -73,13 +74,12 @@ class SpecWriter:
     def _is_auto_projection(self, conv: GNode, stride: int) -> bool:
         """A plain 1×1 conv with the default BN and no activation: `auto`'s projection."""
         a = conv.attrs
-        bn = bool(self.defaults.conv.get("bn"))
-        eps = self.defaults.conv.get("eps", 1e-5)
+        bn = bool(self.defaults.get("conv", {}).get("bn"))
+        eps = self.defaults.get("conv", {}).get("eps", 1e-5)
         return (conv.op == "conv" and a["kernel"] == (1, 1) and a["stride"] == stride
-                and a["padding"] == (0, 0) and a.get("groups", 1) == 1
-                and a.get("dilation", 1) == 1 and bool(a.get("bn")) == bn
-                and a["bias"] == (not bn) and not a["act"] and a.get("order", "post") == "post"
-                and (not bn or a.get("eps", 1e-5) == eps))  # fmt: skip
+                and a["padding"] == (0, 0) and a["groups"] == 1 and a["dilation"] == 1
+                and a["bn"] == bn and a["bias"] == (not bn) and not a["act"]
+                and a["order"] == "post" and (not bn or a["eps"] == eps))  # fmt: skip
 
     def write(self) -> str:
         items = structure(self.g, self.input_id)
@@ -171,7 +171,7 @@ class SpecWriter:
         return lines
 
     def _layer_text(self, node: GNode) -> str:
-        text = render_node(node, self.defaults)
+        text = spell_node(node, self.defaults)
         if self.g.names_help and node.op in WEIGHTED:
             return f"{self._fresh(identifier(node.name))}: {text}"
         return text
@@ -230,7 +230,7 @@ class SpecWriter:
             f"# Imported by `archspec import` from {_SAFE_SOURCE.sub('_', self.source)}",
             f"name: {identifier(self.g.name, 'imported').lower()}",
             f"input: {'x'.join(str(n) for n in (c, *hw))}",
-            *self.defaults.yaml(),
+            *defaults_yaml(self.defaults),
         ]
         if blocks:
             lines.append("blocks:")

@@ -34,15 +34,18 @@ from .base import (
     OUT,
     REGISTRY,
     Geometry,
+    Num,
     Op,
     Part,
     Registry,
     ShapeRuleError,
     Style,
+    kernel_spelling,
+    plain_number,
     spec_literal,
 )
 from .conv import Conv, Deconv, Linear, Subsample
-from .geometry import spatial
+from .geometry import pad_mode, spatial
 from .joins import JOIN_OPS, Join, concat_shape
 from .norm import BatchNorm, GroupNorm, LayerNorm, LayerScale, LocalResponseNorm
 from .options import (
@@ -105,6 +108,7 @@ __all__ = [
     "Linear",
     "LocalResponseNorm",
     "MaxPool",
+    "Num",
     "Op",
     "Option",
     "Pad",
@@ -124,6 +128,9 @@ __all__ = [
     "act_parts_of",
     "activation",
     "concat_shape",
+    "kernel_spelling",
+    "pad_mode",
+    "plain_number",
     "spatial",
     "spec_literal",
     "torch_settings",

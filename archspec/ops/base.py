@@ -11,6 +11,7 @@ counted in `other_ops` (one per elementwise operation or window element).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -137,6 +138,12 @@ class Op:
     style: ClassVar[Style] = Style("other", "#eeeeee")
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int] = 1
+    # How `spell` writes the op: its name there where not `name` (`FC-1000`),
+    # the options it writes first and in this order where not the table's, and
+    # the numbers an importer may make block parameters (`{width}`).
+    written_name: ClassVar[str] = ""
+    option_order: ClassVar[tuple[str, ...]] = ()
+    symbolic: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -179,37 +186,114 @@ class Op:
         return self.notation(attrs)
 
     # --- spec text: the inverse of `configure`
-    def written(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """The options a spec writes to get `attrs` (defaults left out); ops
-        whose `configure` derives attributes turn them back here."""
+    def written(
+        self, attrs: dict[str, Any], defaults: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The options a spec writes to get `attrs`: those that differ from the
+        file's `defaults:` for this op (a mapping of option values), or else
+        from the option's own default. Ops whose `configure` derives
+        attributes turn them back here."""
         return {
             key: attrs[key]
             for key, option in self.options.items()
-            if key in attrs and attrs[key] != option.default
+            if key in attrs and attrs[key] != default_of(self, key, defaults)
         }
 
-    def spell(self, attrs: dict[str, Any]) -> str:
-        """The layer as spec text (`conv3/2-64 (pad=[1, 1])`) that configures to `attrs`."""
-        values = self.written(attrs)
-        head = self.name
+    def spell(
+        self,
+        attrs: dict[str, Any],
+        defaults: Mapping[str, Any] | None = None,
+        num: Num | None = None,
+    ) -> str:
+        """The layer as spec text (`conv3/2-64 (pad=valid)`) that configures to
+        `attrs` under the file's `defaults:` for this op. The numbers named in
+        `symbolic` are written through `num` (value, option key → text), even
+        at their defaults, so an importer can turn them into block parameters."""
+        values = self.written(attrs, defaults)
+        number = num or plain_number
+        numbers = {key: number(attrs[key], key) for key in self.symbolic}  # widths lead
+        head = self.written_name or self.name
         if self.takes_kernel and "kernel" in values:
             head += kernel_spelling(values.pop("kernel"))
-        if self.takes_kernel and "stride" in values:
-            head += f"/{values.pop('stride')}"
-        if self.takes_width and "out" in values:
-            head += f"-{values.pop('out')}"
-        shown = ", ".join(f"{key}={spec_literal(value)}" for key, value in values.items())
-        return head + (f" ({shown})" if shown else "")
+        stride = _head_number("stride", attrs, values, numbers)
+        if stride is not None:
+            head += f"/{stride}"
+        width = _head_number("out", attrs, values, numbers) if self.takes_width else None
+        if width is not None:
+            head += f"-{width}"
+        head += self._positional(values)
+        ordered = sorted(values.items(), key=lambda item: self._rank(item[0]))
+        shown = [self._option_spelling(key, value) for key, value in ordered]
+        return head + (f" ({', '.join(shown)})" if shown else "")
+
+    def _option_spelling(self, key: str, value: Any) -> str:
+        """`key=value`, or the flag that says it (`ceil` for `round=ceil`)."""
+        for word, setting in self.flags.items():
+            if setting == (key, value):
+                return word
+        return f"{key}={spec_literal(value)}"
+
+    def _positional(self, values: dict[str, Any]) -> str:
+        """The first positional option after the name (`dropout 0.5`), where the
+        grammar reads it there: a number ≥ 0."""
+        key = self.positional[0] if self.positional else None
+        value = values.get(key) if key is not None else None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            return ""
+        del values[key]
+        return f" {number_spelling(value)}"
+
+    def _rank(self, key: str) -> int:
+        """Where an option goes among the written ones: `option_order` first."""
+        order = (*self.option_order, *self.options)
+        return order.index(key) if key in order else len(order)
 
     # --- compilation
     def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
         return ()
 
 
+Num = Callable[[int, str], str]  # (value, option key: "out" | "stride") → its text
+
+
+def plain_number(value: int, key: str) -> str:
+    return str(value)
+
+
+def default_of(op: Op, key: str, defaults: Mapping[str, Any] | None) -> Any:
+    """What an option is when a layer does not write it: the file's default
+    for the op (checked as a written value is) or else the option's own."""
+    option = op.options[key]
+    if defaults and key in defaults:
+        return option.check(key, defaults[key])
+    return option.default
+
+
+def _head_number(
+    key: str, attrs: dict[str, Any], values: dict[str, Any], numbers: dict[str, str]
+) -> str | None:
+    """A stride or width as written around the name; None where it is left out
+    (a literal at its default; a symbolic one is kept, `tidy` drops `/1`)."""
+    given = key in values
+    value = values.pop(key, None)
+    if key in numbers:
+        shown = numbers[key]
+        return shown if given or shown != str(attrs[key]) else None
+    return None if not given else str(value)
+
+
 def kernel_spelling(kernel: int | tuple[int, int]) -> str:
     """`3` or `1x7`, as written after an op name."""
     kh, kw = kernel if isinstance(kernel, tuple) else (kernel, kernel)
     return str(kh) if kh == kw else f"{kh}x{kw}"
+
+
+def number_spelling(value: int | float) -> str:
+    """A number as a positional argument writes it: `0.5`, `1e-05`, `8`; in
+    `:g` form where that is exact, else in full."""
+    if isinstance(value, float) and float(f"{value:g}") == value:
+        return f"{value:g}"
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def spec_literal(value: Any) -> str:

@@ -4,12 +4,13 @@ connected layer."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ..errors import SpecValueError
 from ..ir import Shape
 from .activations import ActOption, act_params, act_part
-from .base import IN, OUT, Geometry, Op, Part, ShapeRuleError, Style
+from .base import IN, OUT, Geometry, Op, Part, ShapeRuleError, Style, default_of
 from .geometry import (
     coverage_warnings,
     kernel_text,
@@ -18,6 +19,7 @@ from .geometry import (
     require_image,
     spatial,
     with_geometry,
+    written_pad,
 )
 from .norm import bn_part
 from .options import (
@@ -59,6 +61,9 @@ class Conv(Op):
         **NORM_OPTIONS,
     }
     style = Style("convolution", "#a8d5ff")
+    option_order = ("pad", "dilation", "groups", "output_padding", "table",
+                    "bn", "bias", "act", "eps", "momentum", "order")  # fmt: skip
+    symbolic = ("out", "stride")
 
     def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
         attrs = super().configure(geometry, with_geometry(values, geometry))
@@ -170,12 +175,23 @@ class Conv(Op):
             text += f", d{attrs['dilation']}"
         return text
 
-    def written(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        values = super().written({**attrs, "act": attrs["act"] or "none"})
-        if attrs["bias"] == (not attrs["bn"]):
-            del values["bias"]  # the default follows `bn`
-        if attrs["padding"] != (0, 0):
-            values["pad"] = attrs["padding"]
+    def written(
+        self, attrs: dict[str, Any], defaults: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        defaults = dict(defaults or {})
+        if not attrs["bn"]:  # the norm's settings configure nothing without it
+            for key in ("eps", "momentum", "order"):
+                defaults.pop(key, None)
+        values = super().written({**attrs, "act": attrs["act"] or "none"}, defaults)
+        bias = default_of(self, "bias", defaults)
+        if attrs["bias"] == (not attrs["bn"] if bias is None else bias):
+            values.pop("bias", None)  # unset, the default follows `bn`
+        pad = written_pad(
+            attrs["padding"], attrs["kernel"], attrs["dilation"],
+            default_of(self, "pad", defaults), modes=True,
+        )  # fmt: skip
+        if pad is not None:
+            values["pad"] = pad
         return values
 
     def core_part(self, attrs: dict[str, Any], cin: int) -> Part:
@@ -303,8 +319,10 @@ class Subsample(Op):
     def notation(self, attrs: dict[str, Any]) -> str:
         return f"subsample{kernel_text(attrs['kernel'])}/{attrs['stride']}"
 
-    def written(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        values = super().written({**attrs, "act": attrs["act"] or "none"})
+    def written(
+        self, attrs: dict[str, Any], defaults: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        values = super().written({**attrs, "act": attrs["act"] or "none"}, defaults)
         if attrs["stride"] == attrs["kernel"][0]:
             del values["stride"]  # the default follows the kernel
         return values
@@ -330,6 +348,9 @@ class Linear(Op):
         "act": ActOption("none", doc="activation: relu, hardswish, leaky_relu(0.1), …"),
     }
     style = Style("fully connected", "#c9b3ff")
+    written_name = "FC"
+    option_order = ("act", "bias")
+    symbolic = ("out",)
 
     def configure(self, geometry: Geometry, values: dict[str, Any]) -> dict[str, Any]:
         attrs = super().configure(geometry, with_geometry(values, geometry))
@@ -360,8 +381,10 @@ class Linear(Op):
     def label(self, attrs: dict[str, Any]) -> str:
         return f"fc {attrs['out']}"
 
-    def written(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        return super().written({**attrs, "act": attrs["act"] or "none"})
+    def written(
+        self, attrs: dict[str, Any], defaults: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return super().written({**attrs, "act": attrs["act"] or "none"}, defaults)
 
     def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
         kwargs = () if attrs["bias"] else (("bias", False),)

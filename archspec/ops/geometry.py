@@ -59,6 +59,43 @@ def padding_of(pad: Any, kernel: tuple[int, int], dilation: int) -> tuple[int, i
     return pair(pad)
 
 
+def same_padding(kernel: tuple[int, int], dilation: int) -> tuple[int, int] | None:
+    """What `pad=same` gives this kernel; None where it cannot (an even kernel)."""
+    try:
+        return padding_of("same", kernel, dilation)
+    except SpecValueError:
+        return None
+
+
+def pad_mode(padding: tuple[int, int], kernel: tuple[int, int], dilation: int) -> str | None:
+    """How a padding is best described: same, valid or explicit; None where
+    same and valid are one (a 1×1 kernel unpadded)."""
+    same = same_padding(kernel, dilation)
+    if same == (0, 0) == padding:
+        return None
+    if padding == same:
+        return "same"
+    return "valid" if padding == (0, 0) else "explicit"
+
+
+def written_pad(
+    padding: tuple[int, int], kernel: tuple[int, int], dilation: int, default: Any, modes: bool
+) -> Any:
+    """The `pad=` a layer writes for its padding, None where the default pad
+    (as written: same, valid, p or [ph, pw]) gives it already: `same` or
+    `valid` where those give it and `modes` allows them, else p or (ph, pw)."""
+    if default == "same":  # a default that cannot give this kernel's padding gives none
+        given = same_padding(kernel, dilation)
+    else:
+        given = padding_of(default, kernel, dilation)
+    if padding == given:
+        return None
+    mode = pad_mode(padding, kernel, dilation) if modes else "explicit"
+    if mode in ("same", "valid"):
+        return mode
+    return padding[0] if padding[0] == padding[1] else padding
+
+
 def spatial(n: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
     """Output size along one axis, exactly as torch computes it."""
     span = n + 2 * p - d * (k - 1) - 1

@@ -47,6 +47,7 @@ class BatchNorm(Op):
 class LocalResponseNorm(Op):
     name = "lrn"
     spellings = ("lrn", "LRN")
+    written_name = "LRN"  # as AlexNet's paper writes it
     options: ClassVar[dict[str, Option]] = {
         "size": IntOption(5),
         "alpha": FloatOption(1e-4),

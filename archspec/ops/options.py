@@ -149,9 +149,9 @@ class Padding(Option):
         if _is_int(value) and value >= 0:
             return value
         if (
-            isinstance(value, list)
+            isinstance(value, list | tuple)
             and len(value) == 2
-            and all(isinstance(v, int) and v >= 0 for v in value)
+            and all(_is_int(v) and v >= 0 for v in value)
         ):
             return tuple(value)
         raise SpecValueError(f"`{key}` is same, valid, a size ≥ 0 or [h, w], got `{value}`")

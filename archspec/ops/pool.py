@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ..errors import SpecValueError
 from ..ir import Shape
-from .base import Geometry, Op, Part, Style
+from .base import Geometry, Op, Part, Style, default_of
 from .geometry import (
     coverage_warnings,
     kernel_text,
@@ -15,6 +16,7 @@ from .geometry import (
     require_image,
     spatial,
     with_geometry,
+    written_pad,
 )
 from .options import BoolOption, Choice, IntOption, Ints, Option, Padding
 
@@ -74,12 +76,17 @@ class Pool(Op):
         text = f"{self.name}{kernel_text(attrs['kernel'])}/{attrs['stride']}"
         return text + (" (ceil)" if attrs["round"] == "ceil" else "")
 
-    def written(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        values = super().written(attrs)
-        if attrs["stride"] == attrs["kernel"][0]:
-            del values["stride"]  # the default follows the kernel
-        if attrs["padding"] != (0, 0):
-            values["pad"] = attrs["padding"]
+    def written(
+        self, attrs: dict[str, Any], defaults: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        values = super().written(attrs, defaults)
+        # the window is always written, `maxpool2/2`, as the papers write it
+        values.update(kernel=attrs["kernel"], stride=attrs["stride"])
+        pad = written_pad(
+            attrs["padding"], attrs["kernel"], 1, default_of(self, "pad", defaults), modes=False
+        )
+        if pad is not None:
+            values["pad"] = pad
         return values
 
     def label(self, attrs: dict[str, Any]) -> str:

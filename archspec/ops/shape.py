@@ -3,6 +3,7 @@ channels, spatial padding, channel slices and shuffles, resampling."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ..errors import SpecValueError
@@ -49,6 +50,11 @@ class Dropout(Op):
 
     def notation(self, attrs: dict[str, Any]) -> str:
         return f"dropout {attrs['p']:g}"
+
+    def written(
+        self, attrs: dict[str, Any], defaults: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return {"p": attrs["p"]}  # a dropout states its rate: `dropout 0.5`
 
     def parts(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[Part, ...]:
         return (Part("dropout", "Dropout", kwargs=(("p", attrs["p"]),)),)

@@ -205,7 +205,7 @@ def _module_op(mod: nn.Module, shape: tuple[int, ...]) -> Mapped:
     if isinstance(mod, nn.Linear):
         if len(shape) != 1:
             return None
-        return "fc", {"out": mod.out_features, "bias": mod.bias is not None, "act": None}
+        return "fc", {"out": mod.out_features, "bias": mod.bias is not None}
     if isinstance(mod, nn.Dropout):
         return "dropout", {"p": float(mod.p)}
     if isinstance(mod, nn.Flatten) and mod.start_dim == 1 and mod.end_dim == -1:
@@ -228,8 +228,8 @@ def _conv(mod: nn.Conv2d | nn.ConvTranspose2d, shape: tuple[int, ...]) -> Mapped
     else:
         padding = _pair(mod.padding)
     attrs = {"out": mod.out_channels, "kernel": _pair(mod.kernel_size), "stride": stride[0],
-             "padding": padding, "dilation": dilation[0], "groups": mod.groups,
-             "bias": mod.bias is not None, "act": None, "bn": False}  # fmt: skip
+             "pad": padding, "dilation": dilation[0], "groups": mod.groups,
+             "bias": mod.bias is not None}  # fmt: skip
     if isinstance(mod, nn.ConvTranspose2d):
         extra = _pair(mod.output_padding)
         if extra[0] != extra[1]:
@@ -244,8 +244,8 @@ def _pool(mod: nn.MaxPool2d | nn.AvgPool2d, shape: tuple[int, ...]) -> Mapped:
     stride = _pair(mod.stride if mod.stride is not None else mod.kernel_size)
     if stride[0] != stride[1]:
         return None
-    attrs = {"kernel": kernel, "stride": stride[0], "padding": _pair(mod.padding),
-             "ceil": bool(mod.ceil_mode)}  # fmt: skip
+    attrs = {"kernel": kernel, "stride": stride[0], "pad": _pair(mod.padding),
+             "round": "ceil" if mod.ceil_mode else "floor"}  # fmt: skip
     if isinstance(mod, nn.MaxPool2d):
         return ("maxpool", attrs) if _pair(mod.dilation) == (1, 1) else None
     if mod.divisor_override is not None:
