@@ -4,7 +4,7 @@ Every scene node becomes a Graphviz node and every expanded block a cluster;
 edges carry the shape of the tensor that flows along them (C×H×W as PyTorch
 prints it, or the papers' H×W×C with `shape_order="hwc"`); an edge into a
 node with several inputs also says which input it is. How deep to look (the
-`Plan`, the node budget) is the scene's business: see `archspec.scene`.
+`DepthPlan`, the node budget) is the scene's business: see `archspec.scene`.
 
 Combinators are wired the way the papers draw them: parallel branches fan out
 from one node and meet in a join (concat, +, ×, mean), the residual shortcut is
@@ -27,9 +27,9 @@ from .scene import (
     HARD_BUDGET,
     NODE_BUDGET,
     Cluster,
+    DepthPlan,
     DiagramError,
     NodeKind,
-    Plan,
     Scene,
     SceneNode,
     build,
@@ -46,8 +46,8 @@ __all__ = [
     "FORMATS",
     "HARD_BUDGET",
     "NODE_BUDGET",
+    "DepthPlan",
     "DiagramError",
-    "Plan",
     "default_depth",
     "diagram",
     "dot_graph",

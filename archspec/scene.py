@@ -4,12 +4,12 @@ A scene is plain typed data: the nodes drawn (each with its `NodeKind`: a
 layer, a collapsed block, a run of identical layers, a stretch left out to
 fit, a combinator's join, the input and the outputs), the clusters of the
 expanded blocks they sit in, and the edges between them with the tensor each
-carries. It is built once, by walking the IR under a `Plan` with each block
+carries. It is built once, by walking the IR under a `DepthPlan` with each block
 kind wiring its own children (`Kind.draw`, given this module's builder as its
 `Pen`); the Graphviz diagram (`diagram.py`) and the interactive page
 (`html.py`) are two serialisations of the same scene.
 
-How deep to look is a `Plan`:
+How deep to look is a `DepthPlan`:
 
 * an explicit depth N shows every node down to depth N (top-level rows are
   depth 1); blocks at depth N are drawn as one node with their params and MACs.
@@ -164,7 +164,7 @@ def facts(model: Model, order: str = "chw") -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class DepthPlan:
     """Blocks shallower than `depth` are expanded (depth 0: the network is
     one box); `roll` folds runs of identical blocks into one item,
     `roll_layers` runs of identical layers too, and `elide` keeps only the
@@ -176,7 +176,7 @@ class Plan:
     elide: bool = False
 
 
-FULL = Plan(depth=10**6, roll=False)  # every node, nothing rolled
+FULL = DepthPlan(depth=10**6, roll=False)  # every node, nothing rolled
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +213,7 @@ def _signature(node: Node, grows: bool, layers_too: bool) -> tuple[Any, ...] | N
     return (node.block, type(node), node.notation, inputs, node.outputs)
 
 
-def items(block: Block, path: tuple[str, ...], depth: int, plan: Plan) -> list[Item]:
+def items(block: Block, path: tuple[str, ...], depth: int, plan: DepthPlan) -> list[Item]:
     """The children of an expanded `block` as drawable items."""
     rollable = plan.roll and isinstance(block, Seq | Dense | Graph)
     grows = isinstance(block, Dense)
@@ -236,7 +236,7 @@ def items(block: Block, path: tuple[str, ...], depth: int, plan: Plan) -> list[I
     return found
 
 
-def expanded(item: Item, plan: Plan) -> bool:
+def expanded(item: Item, plan: DepthPlan) -> bool:
     node = item.node
     return (
         not item.elided
@@ -255,7 +255,7 @@ def default_depth(net: Model) -> int:
     """The deepest rolled view that stays within `NODE_BUDGET` nodes."""
     best = 1
     for depth in range(1, height(net) + 1):
-        if _count(net, Plan(depth, roll=True), NODE_BUDGET) > NODE_BUDGET:
+        if _count(net, DepthPlan(depth, roll=True), NODE_BUDGET) > NODE_BUDGET:
             break
         best = depth
     return best
@@ -265,7 +265,7 @@ class _OverBudget(Exception):
     """Raised inside a trial drawing once it has more nodes than asked for."""
 
 
-def _count(net: Model, plan: Plan, limit: int = HARD_BUDGET) -> int:
+def _count(net: Model, plan: DepthPlan, limit: int = HARD_BUDGET) -> int:
     """Nodes `plan` draws, or `limit + 1` as soon as it is known to be more."""
     try:
         return len(build(net, plan, limit).nodes)
@@ -273,31 +273,31 @@ def _count(net: Model, plan: Plan, limit: int = HARD_BUDGET) -> int:
         return limit + 1
 
 
-def plan_for(net: Model, depth: int | None) -> Plan:
+def plan_for(net: Model, depth: int | None) -> DepthPlan:
     if depth is None:
-        return _fitted(net, Plan(default_depth(net), roll=True), NODE_BUDGET)
+        return _fitted(net, DepthPlan(default_depth(net), roll=True), NODE_BUDGET)
     if depth < 1:
         raise DiagramError(f"--depth must be at least 1 (1 = top-level rows only), got {depth}")
-    return _fitted(net, Plan(depth, roll=False), HARD_BUDGET)
+    return _fitted(net, DepthPlan(depth, roll=False), HARD_BUDGET)
 
 
-def _fitted(net: Model, plan: Plan, budget: int) -> Plan:
+def _fitted(net: Model, plan: DepthPlan, budget: int) -> DepthPlan:
     """`plan`, or the first fold of it that fits `budget` nodes: identical
     layers rolled, then long chains elided, then the network as one box."""
     for candidate in (
         plan,
-        Plan(plan.depth, roll=True, roll_layers=True),
-        Plan(plan.depth, roll=True, roll_layers=True, elide=True),
+        DepthPlan(plan.depth, roll=True, roll_layers=True),
+        DepthPlan(plan.depth, roll=True, roll_layers=True, elide=True),
     ):
         if _count(net, candidate, budget) <= budget:
             return candidate
-    return Plan(0, roll=True)
+    return DepthPlan(0, roll=True)
 
 
 # ---------------------------------------------------------------- building
 
 
-def build(net: Model, plan: Plan, limit: int | None = None) -> Scene:
+def build(net: Model, plan: DepthPlan, limit: int | None = None) -> Scene:
     """The scene of `net` under `plan`; `_OverBudget` past `limit` nodes."""
     return _Builder(net, plan, limit).draw()
 
@@ -310,7 +310,7 @@ class _Builder:
     ("" at the top)."""
 
     net: Model
-    plan: Plan
+    plan: DepthPlan
     limit: int | None = None
     nodes: list[SceneNode] = field(default_factory=list)
     clusters: list[Cluster] = field(default_factory=list)

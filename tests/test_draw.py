@@ -202,12 +202,12 @@ def test_edge_labels_are_the_inferred_shapes(name: str, depth: int | None) -> No
 
 @pytest.mark.parametrize("name", ["resnet50", "densenet121", "googlenet_aux"])
 def test_edge_labels_of_rolled_views_at_every_depth(name: str) -> None:
-    from archspec.diagram import Plan, dot_graph
+    from archspec.diagram import DepthPlan, dot_graph
     from archspec.scene import build
 
     net = load(name)
     for depth in range(1, height(net.model) + 1):
-        source = dot_graph(build(net.model, Plan(depth, roll=True))).source
+        source = dot_graph(build(net.model, DepthPlan(depth, roll=True))).source
         check_edge_labels(net, parse(source))
 
 

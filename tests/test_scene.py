@@ -16,7 +16,7 @@ from archspec.blocks import Dense, Residual
 from archspec.diagram import diagram, dot_graph, plan_for
 from archspec.html import page_data
 from archspec.ir import Layer, Model, walk
-from archspec.scene import FULL, NodeKind, Plan, Scene, build, height
+from archspec.scene import FULL, DepthPlan, NodeKind, Scene, build, height
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_draw import _NODE, _unquote, parse
@@ -83,7 +83,7 @@ def test_the_page_and_the_full_diagram_show_the_same_scene(name: str) -> None:
 def test_a_collapsed_block_and_a_join_are_typed_by_what_they_draw() -> None:
     """Nodes are found by the IR node they stand for, never by their ids."""
     net = model("resnet18")
-    shallow = build(net, Plan(2, roll=False))
+    shallow = build(net, DepthPlan(2, roll=False))
     at_depth_2 = [node for node, depth, _path in walk(net.root) if depth == 2]
     by_member = {id(node.members[0]): node for node in shallow.nodes if node.members}
     assert at_depth_2 and all(isinstance(block, Residual) for block in at_depth_2)
@@ -107,7 +107,7 @@ def test_a_collapsed_block_and_a_join_are_typed_by_what_they_draw() -> None:
 
 def test_a_rolled_dense_run_is_typed_whether_open_or_shut() -> None:
     net = model("densenet121")
-    shut = build(net, Plan(2, roll=True))  # each dense block's layers: one box ×N
+    shut = build(net, DepthPlan(2, roll=True))  # each dense block's layers: one box ×N
     rolled = [n for n in shut.nodes if n.rolled]
     assert len(rolled) == 4
     assert all(n.kind is NodeKind.BLOCK and len(n.members) in (6, 12, 24, 16) for n in rolled)

@@ -2,7 +2,7 @@
 
 prototxt.py  Caffe's text format → messages with spans (a Lark grammar)
 caffe.py     a Caffe deploy file → a shape-annotated layer graph
-graph.py     the layer graph both importers build (`Graph`, `ImportError_`), its
+graph.py     the layer graph both importers build (`LayerGraph`, `ImportError_`), its
              nodes' attributes configured by their ops (`configured`), its costs
              by the op registry, conv/BN/act fusion
 structure.py the graph as nested sequences, residuals and concats (`structure`)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ShapeError, Span, SpecNameError, SpecSyntaxError, SpecValueError
-from .graph import Graph, ImportError_, configured
+from .graph import ImportError_, LayerGraph, configured
 from .prototxt import Entry, Message, decode, parse
 
 SUPPORTED = (
@@ -50,12 +50,12 @@ class CaffeReader:
         self.filename = filename
         self.root = parse(text, filename)
         stem = re.sub(r"[._-]?(deploy|prototxt)$", "", Path(filename).stem)
-        self.graph = Graph(str(self.root.get("name", stem)), ())
+        self.graph = LayerGraph(str(self.root.get("name", stem)), ())
         self.blobs: dict[str, int] = {}
         self.pending_bn: dict[int, tuple[float, _Layer]] = {}
         self.input_id: int | None = None
 
-    def read(self) -> tuple[Graph, int]:
+    def read(self) -> tuple[LayerGraph, int]:
         v1 = self.root.first("layers")
         if v1 is not None:
             raise SpecValueError(
@@ -373,7 +373,7 @@ HANDLERS: dict[str, Callable[[CaffeReader, _Layer, list[int]], Result]] = {
 }
 
 
-def read(path: Path) -> tuple[Graph, int]:
+def read(path: Path) -> tuple[LayerGraph, int]:
     """The graph of a prototxt file (located errors for every problem)."""
     filename = str(path)
     text = decode(path.read_bytes(), filename)

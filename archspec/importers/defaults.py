@@ -9,13 +9,13 @@ from collections import Counter
 from typing import Any
 
 from ..ops import pad_mode, spec_literal
-from .graph import Graph
+from .graph import LayerGraph
 
 # op name → its option values as `defaults:` writes them ({"conv": {"pad": "same"}})
 SpecDefaults = dict[str, dict[str, Any]]
 
 
-def choose_defaults(graph: Graph) -> SpecDefaults:
+def choose_defaults(graph: LayerGraph) -> SpecDefaults:
     """The options most conv, FC and pool layers share, per op (ops with none left out)."""
     attrs = {op: [n.attrs for n in graph.nodes.values() if n.op == op]
              for op in ("conv", "fc", "maxpool", "avgpool")}  # fmt: skip

@@ -30,7 +30,7 @@ class Unit:
 
 
 @dataclass
-class BlockDef:
+class FoldedBlock:
     name: str
     body: Any  # YAML value, its numbers filled from `slots`
     slots: list[str]  # per number position: an expression or a literal

@@ -1,7 +1,7 @@
 """The importers' common graph, its costs, and the fusion of norm and activation layers.
 
 Both importers (Caffe prototxt, PyTorch via torch.fx) build the same small DAG,
-`Graph`, of archspec ops with Caffe's or torch's own shapes. `graph_costs`
+`LayerGraph`, of archspec ops with Caffe's or torch's own shapes. `graph_costs`
 counts it by the op registry's rules, the ones the written spec is later
 counted by; `fuse` then folds conv → BN → activation chains (and BN → act →
 conv, pre-activation) into one `conv` with `bn`/`act` options, and FC → act
@@ -64,7 +64,7 @@ class GNode:
 
 
 @dataclass
-class Graph:
+class LayerGraph:
     name: str
     input_shape: tuple[int, ...]
     nodes: dict[int, GNode] = field(default_factory=dict)
@@ -95,7 +95,7 @@ class Graph:
 # ---------------------------------------------------------------- costs
 
 
-def graph_costs(graph: Graph) -> tuple[int, int]:
+def graph_costs(graph: LayerGraph) -> tuple[int, int]:
     """(params, MACs) of the graph before any fusion, each layer counted by its
     op's own rules in the registry: one cost rule per op, here and in the spec."""
     params = macs = 0
@@ -107,7 +107,7 @@ def graph_costs(graph: Graph) -> tuple[int, int]:
     return params, macs
 
 
-def _node_cost(graph: Graph, node: GNode) -> tuple[int, int]:
+def _node_cost(graph: LayerGraph, node: GNode) -> tuple[int, int]:
     op = REGISTRY.ops[node.op]
     # An FC reads its input flattened, as the spec's implicit flatten before it does.
     flat = op.name == "fc"
@@ -124,7 +124,7 @@ def _shape(dims: tuple[int, ...], flat: bool) -> Shape:
 # ---------------------------------------------------------------- fusion
 
 
-def fuse(graph: Graph) -> None:
+def fuse(graph: LayerGraph) -> None:
     """Fold norm and activation layers into the conv / FC they belong to."""
     for nid in list(graph.nodes):
         node = graph.nodes.get(nid)
@@ -138,14 +138,14 @@ def fuse(graph: Graph) -> None:
             _absorb_act(graph, node)
 
 
-def _sole_consumer(graph: Graph, node: GNode) -> GNode | None:
+def _sole_consumer(graph: LayerGraph, node: GNode) -> GNode | None:
     users = [n for n in graph.nodes.values() if node.id in n.inputs]
     if len(users) != 1 or users[0].inputs != [node.id]:
         return None
     return users[0]
 
 
-def _remove(graph: Graph, node: GNode, keep: GNode) -> None:
+def _remove(graph: LayerGraph, node: GNode, keep: GNode) -> None:
     """Drop a single-input node, its consumers reading `keep` instead."""
     for other in graph.nodes.values():
         other.inputs = [keep.id if i == node.id else i for i in other.inputs]
@@ -153,7 +153,7 @@ def _remove(graph: Graph, node: GNode, keep: GNode) -> None:
     keep.shape = node.shape
 
 
-def _fuse_post(graph: Graph, conv: GNode) -> None:
+def _fuse_post(graph: LayerGraph, conv: GNode) -> None:
     nxt = _sole_consumer(graph, conv)
     if nxt is not None and nxt.op == "bn":
         conv.attrs.update(bn=True, eps=nxt.attrs.get("eps", 1e-5), order="post")
@@ -161,14 +161,14 @@ def _fuse_post(graph: Graph, conv: GNode) -> None:
     _absorb_act(graph, conv)
 
 
-def _absorb_act(graph: Graph, node: GNode) -> None:
+def _absorb_act(graph: LayerGraph, node: GNode) -> None:
     nxt = _sole_consumer(graph, node)
     if nxt is not None and nxt.op in FUSED_ACTS:
         node.attrs["act"] = nxt.op
         _remove(graph, nxt, node)
 
 
-def _fuse_pre(graph: Graph, bn: GNode) -> None:
+def _fuse_pre(graph: LayerGraph, bn: GNode) -> None:
     """BN → act → conv becomes one pre-activation conv (DenseNet's layers)."""
     nxt = _sole_consumer(graph, bn)
     act = None

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..ops import REGISTRY, Num, plain_number
 from .defaults import SpecDefaults
-from .graph import GNode, Graph
+from .graph import GNode, LayerGraph
 from .structure import Item, Region
 
 
@@ -42,7 +42,7 @@ class Renderer:
     auto` makes, so it need not be written."""
 
     def __init__(
-        self, graph: Graph, defaults: SpecDefaults, projection_ok: Callable[[Region], bool]
+        self, graph: LayerGraph, defaults: SpecDefaults, projection_ok: Callable[[Region], bool]
     ) -> None:
         self.g = graph
         self.d = defaults

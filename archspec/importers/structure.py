@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import chain
 
-from .graph import FUSED_ACTS, Graph, Unstructured
+from .graph import FUSED_ACTS, LayerGraph, Unstructured
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Region:
 Item = int | Region
 
 
-def structure(graph: Graph, input_id: int) -> list[Item]:
+def structure(graph: LayerGraph, input_id: int) -> list[Item]:
     """The network as a sequence of nodes and nested regions."""
     sinks = graph.sinks()
     if len(sinks) != 1:
@@ -43,7 +43,7 @@ def structure(graph: Graph, input_id: int) -> list[Item]:
 
 
 class _Structurer:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: LayerGraph) -> None:
         self.g = graph
         self.succ = graph.consumers()
         self.preds = {n.id: list(dict.fromkeys(n.inputs)) for n in graph.nodes.values()}
@@ -121,7 +121,7 @@ def _count(items: list[Item]) -> int:
     return sum(_count(list(chain(*r.branches))) + 1 if isinstance(r, Region) else 1 for r in items)
 
 
-def immediate_postdominators(graph: Graph, succ: dict[int, list[int]]) -> dict[int, int]:
+def immediate_postdominators(graph: LayerGraph, succ: dict[int, list[int]]) -> dict[int, int]:
     """Each node's nearest node that every path from it to the output passes."""
     order = list(graph.nodes)  # ids are in topological order
     position = {n: i for i, n in enumerate(order)}

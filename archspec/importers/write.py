@@ -16,8 +16,8 @@ from itertools import chain, pairwise
 from ..errors import Span
 from ..ops import REGISTRY
 from .defaults import choose_defaults, defaults_yaml
-from .fold import BlockDef, Unit, fill, find_units, parameterise, template
-from .graph import GNode, Graph, ImportError_, Unstructured, fuse, graph_costs
+from .fold import FoldedBlock, Unit, fill, find_units, parameterise, template
+from .graph import GNode, ImportError_, LayerGraph, Unstructured, fuse, graph_costs
 from .names import common_prefix, identifier, shared_start, snake, stem
 from .render import Renderer, dump, spell_node
 from .structure import Item, Region, structure
@@ -25,10 +25,10 @@ from .structure import Item, Region, structure
 WEIGHTED = ("conv", "deconv", "fc")  # the layers that name units and get names of their own
 _SAFE_SOURCE = re.compile(r"[^A-Za-z0-9_.:-]")
 
-Call = tuple[BlockDef, Unit, str]  # a block, the unit it stands for, its arguments
+Call = tuple[FoldedBlock, Unit, str]  # a block, the unit it stands for, its arguments
 
 
-def write_spec(graph: Graph, input_id: int, source: str, span: Span) -> str:
+def write_spec(graph: LayerGraph, input_id: int, source: str, span: Span) -> str:
     """Fuse, fold and write the graph; check the result against the source."""
     import archspec
 
@@ -53,7 +53,7 @@ def write_spec(graph: Graph, input_id: int, source: str, span: Span) -> str:
 class SpecWriter:
     """The spec text of a fused graph: defaults, blocks, then the layers."""
 
-    def __init__(self, graph: Graph, input_id: int, source: str) -> None:
+    def __init__(self, graph: LayerGraph, input_id: int, source: str) -> None:
         self.g = graph
         self.input_id = input_id
         self.source = source
@@ -90,7 +90,7 @@ class SpecWriter:
         return self._text(blocks, entries)
 
     # --- blocks
-    def _blocks(self, groups: dict[str, list[Unit]]) -> list[BlockDef]:
+    def _blocks(self, groups: dict[str, list[Unit]]) -> list[FoldedBlock]:
         blocks = []
         for units in sorted(groups.values(), key=lambda us: us[0].start):
             for u in units:
@@ -98,7 +98,7 @@ class SpecWriter:
             body, _ = template(self.renderer, units[0].items)
             slots, params, defaults = parameterise(units)
             name = self._block_name(units)
-            blocks.append(BlockDef(name, fill(body, slots), slots, params, defaults, units))
+            blocks.append(FoldedBlock(name, fill(body, slots), slots, params, defaults, units))
         return blocks
 
     def _nodes(self, items: list[Item]) -> list[GNode]:
@@ -145,7 +145,7 @@ class SpecWriter:
         return name
 
     # --- layers
-    def _entries(self, items: list[Item], starts: dict[int, tuple[BlockDef, Unit]]) -> list[str]:
+    def _entries(self, items: list[Item], starts: dict[int, tuple[FoldedBlock, Unit]]) -> list[str]:
         """The `layers:` entries: runs of block calls, and lines of plain layers
         (a new line at each weighted layer, named after it where names help)."""
         calls: list[Call] = []
@@ -176,7 +176,7 @@ class SpecWriter:
             return f"{self._fresh(identifier(node.name))}: {text}"
         return text
 
-    def _args(self, block: BlockDef, unit: Unit) -> str:
+    def _args(self, block: FoldedBlock, unit: Unit) -> str:
         """The call's arguments, trailing ones equal to their defaults left out."""
         values = dict(zip(block.params, self._param_values(block, unit), strict=True))
         while (
@@ -187,7 +187,7 @@ class SpecWriter:
             values.popitem()
         return ", ".join(str(v) for v in values.values())
 
-    def _param_values(self, block: BlockDef, unit: Unit) -> list[int]:
+    def _param_values(self, block: FoldedBlock, unit: Unit) -> list[int]:
         return [unit.numbers[block.slots.index(p)][0] for p in block.params]
 
     def _call_lines(self, calls: list[Call]) -> list[str]:
@@ -212,7 +212,7 @@ class SpecWriter:
             i = j + 1
         return lines
 
-    def _call_line(self, block: BlockDef, unit: Unit, args: str) -> str:
+    def _call_line(self, block: FoldedBlock, unit: Unit, args: str) -> str:
         """A row (`inception 3a: [64, …]`) where the source name allows one."""
         name = unit.name
         suffix = name[len(block.name) :].lstrip("_") if name.startswith(block.name) else ""
@@ -224,7 +224,7 @@ class SpecWriter:
         return f"{self._fresh(name)}: {call}" if name else call
 
     # --- text
-    def _text(self, blocks: list[BlockDef], entries: list[str]) -> str:
+    def _text(self, blocks: list[FoldedBlock], entries: list[str]) -> str:
         c, *hw = self.g.input_shape
         lines = [
             f"# Imported by `archspec import` from {_SAFE_SOURCE.sub('_', self.source)}",

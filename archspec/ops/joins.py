@@ -66,7 +66,7 @@ class Mul(Join):
         return "×"
 
 
-class Mean(Join):
+class MeanJoin(Join):
     """Element-wise mean (FractalNet's join); with `drop_path` each input is
     dropped with that probability while training, keeping at least one."""
 

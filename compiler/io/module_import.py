@@ -3,7 +3,7 @@
 `from_module(module, input_shape)` traces the module symbolically, runs one
 zero input through it to learn every tensor's shape (`ShapeProp`), and turns
 each leaf module and functional call into a node of the importer's graph
-(`archspec.importers.graph.Graph`); the folding and writing are shared with the Caffe
+(`archspec.importers.graph.LayerGraph`); the folding and writing are shared with the Caffe
 importer. A call with no archspec equivalent is refused with its module path.
 
 DenseNet concatenates all earlier feature maps at every layer; since
@@ -28,7 +28,7 @@ from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from archspec.errors import Span
-from archspec.importers.graph import Graph, ImportError_
+from archspec.importers.graph import ImportError_, LayerGraph
 from archspec.importers.write import write_spec
 from archspec.ops import ACTIVATIONS
 
@@ -67,7 +67,7 @@ def from_module(module: nn.Module, input_shape: tuple[int, ...] | list[int],
     except Exception as exc:  # torch.fx raises many kinds; the user needs one line
         raise ImportError_(f"torch.fx cannot trace this module: {exc}", span) from None
     ShapeProp(traced).propagate(torch.zeros(1, *input_shape))
-    graph = Graph(label, tuple(input_shape), names_help=False)
+    graph = LayerGraph(label, tuple(input_shape), names_help=False)
     input_id = _Tracer(traced, module, graph, span).run()
     rewire_prefix_concats(graph)
     return write_spec(graph, input_id, label, span)
@@ -102,7 +102,9 @@ def _torchvision_models(span: Span) -> types.ModuleType:
 
 
 class _Tracer:
-    def __init__(self, traced: fx.GraphModule, root: nn.Module, graph: Graph, span: Span) -> None:
+    def __init__(
+        self, traced: fx.GraphModule, root: nn.Module, graph: LayerGraph, span: Span
+    ) -> None:
         self.traced = traced
         self.root = root
         self.graph = graph
@@ -340,7 +342,7 @@ def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, key: str, de
     return kwargs.get(key, default)
 
 
-def rewire_prefix_concats(graph: Graph) -> None:
+def rewire_prefix_concats(graph: LayerGraph) -> None:
     """cat(x0, …, xk) → cat(c, xk) where c = cat(x0, …, xk−1) already exists."""
     by_inputs: dict[tuple[int, ...], int] = {}
     for node in graph.nodes.values():

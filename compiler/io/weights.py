@@ -154,7 +154,7 @@ def _all_tensors(data: Mapping[str, Any]) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
+class CatalogueEntry:
     """One spec a checkpoint may belong to: its name, the library models it
     declares (`weights:`), its parameter count, and its IR."""
 
@@ -171,14 +171,14 @@ class Catalogue:
 
     def __init__(self, models: Callable[[], Iterable[Model]]) -> None:
         self._models = models
-        self._entries: tuple[Entry, ...] | None = None
+        self._entries: tuple[CatalogueEntry, ...] | None = None
         self._expected: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {}
 
     @property
-    def entries(self) -> tuple[Entry, ...]:
+    def entries(self) -> tuple[CatalogueEntry, ...]:
         if self._entries is None:
             self._entries = tuple(
-                Entry(m.name, tuple(m.weights), m.params, m) for m in self._models()
+                CatalogueEntry(m.name, tuple(m.weights), m.params, m) for m in self._models()
             )
         return self._entries
 
@@ -186,7 +186,7 @@ class Catalogue:
         """The specs that declare `library_model` (`torchvision.resnet50`)."""
         return [entry.name for entry in self.entries if library_model in entry.weights]
 
-    def expected(self, entry: Entry) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    def expected(self, entry: CatalogueEntry) -> tuple[tuple[str, tuple[int, ...]], ...]:
         if entry.name not in self._expected:
             self._expected[entry.name] = expected_tensors(entry.model)
         return self._expected[entry.name]

@@ -21,9 +21,9 @@ from .values import (
     INST,
     LOCAL_RESERVED,
     Cand,
+    ClassParam,
     Mismatch,
     Own,
-    Param,
     ParamKind,
     expr_cand,
     fits,
@@ -54,7 +54,7 @@ class ClassGen:
         self.instances = instances
         self.node: Block = instances[0][0].node
         self.locals = Namespace(LOCAL_RESERVED | module.reserved)
-        self.params: list[Param] = []
+        self.params: list[ClassParam] = []
         self.spec_params: dict[str, str] = {}
         if bdef is not None:
             for p in bdef.params:
@@ -64,7 +64,7 @@ class ClassGen:
         self.inputs = self.node.input_names if isinstance(self.node, Graph) else ("x",)
         self.input_params: dict[int, str] = {}
         self.globals_used: dict[str, str] = {}
-        self.extra: list[Param] = []
+        self.extra: list[ClassParam] = []
         self.in_loop = 0
         body = bdef.body if bdef is not None else module.spec.body
         found = value_exprs(body)
@@ -300,14 +300,16 @@ class ClassGen:
             if all(same(param.values.get(k), v) for k, v in per.items()):
                 return param.py
         py = self.locals.fresh(name, key=("extra", name, len(self.extra)))
-        self.extra.append(Param(ParamKind.DECISION, "", py, index=len(self.extra), values=per))
+        self.extra.append(ClassParam(ParamKind.DECISION, "", py, index=len(self.extra), values=per))
         return py
 
 
-def signature(self: ClassGen) -> list[Param]:
+def signature(self: ClassGen) -> list[ClassParam]:
     """A class's constructor parameters: input channels, the spec's, the file
     constants it reads, then the decisions its callers pass."""
-    out = [Param(ParamKind.INPUT, "", py, index=k) for k, py in sorted(self.input_params.items())]
+    out = [
+        ClassParam(ParamKind.INPUT, "", py, index=k) for k, py in sorted(self.input_params.items())
+    ]
     if self.bdef is not None:
         values = [scope for _plan, scope in self.instances]
         for p in self.bdef.params:
@@ -318,7 +320,7 @@ def signature(self: ClassGen) -> list[Param]:
                 if not isinstance(default_value, list):
                     default = literal(default_value)
                 del vals
-            out.append(Param(ParamKind.SPEC, p.name, self.spec_params[p.name], default))
+            out.append(ClassParam(ParamKind.SPEC, p.name, self.spec_params[p.name], default))
         required_after = False
         for p in reversed(out):
             if p.default is None:
@@ -330,9 +332,9 @@ def signature(self: ClassGen) -> list[Param]:
         default = None
         if all(same(v, vals[0]) for v in vals) and not isinstance(vals[0], list):
             default = literal(vals[0])
-        out.append(Param(ParamKind.CONSTANT, name, py, default))
+        out.append(ClassParam(ParamKind.CONSTANT, name, py, default))
     for k, extra in enumerate(self.extra):
-        out.append(Param(ParamKind.DECISION, "", extra.py, index=k, values=extra.values))
+        out.append(ClassParam(ParamKind.DECISION, "", extra.py, index=k, values=extra.values))
     seen_default = False
     for p in out:  # after a default, the rest are keyword-only
         p.kwonly = seen_default

@@ -146,7 +146,7 @@ class ParamKind(Enum):
 
 
 @dataclass
-class Param:
+class ClassParam:
     kind: ParamKind
     spec: str  # the spec's name (SPEC, CONSTANT), else ""
     py: str
